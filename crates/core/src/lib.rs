@@ -1,0 +1,11 @@
+//! Domain types and rules of linli. Nothing here does I/O: the store, the server and the
+//! command line all lean on these types so that a rule is written once.
+
+pub mod geo;
+pub mod grid;
+pub mod i18n;
+pub mod region;
+pub mod role;
+
+pub use region::{Level, RegionCode, RegionCodeError, Scope};
+pub use role::{Permission, Role};
