@@ -43,8 +43,12 @@ impl GridKind {
     pub fn parse(s: &str) -> Option<GridKind> {
         let s = s.trim();
         Self::ALL.into_iter().find(|k| {
+            let zh = crate::i18n::text(crate::i18n::Lang::Zh, k.label_key());
+            // "开放式居住区（按道路分割）" is also accepted as just "开放式居住区".
+            let zh_short = zh.split('（').next().unwrap_or(zh);
             k.as_str() == s
-                || crate::i18n::text(crate::i18n::Lang::Zh, k.label_key()) == s
+                || zh == s
+                || zh_short == s
                 || crate::i18n::text(crate::i18n::Lang::En, k.label_key()).eq_ignore_ascii_case(s)
         })
     }
@@ -138,9 +142,14 @@ impl Source {
     }
 
     pub fn parse(s: &str) -> Option<Source> {
-        [Source::Official, Source::Manual, Source::Imported, Source::Generated]
-            .into_iter()
-            .find(|x| x.as_str() == s)
+        [
+            Source::Official,
+            Source::Manual,
+            Source::Imported,
+            Source::Generated,
+        ]
+        .into_iter()
+        .find(|x| x.as_str() == s)
     }
 }
 
@@ -153,10 +162,20 @@ mod tests {
         for k in GridKind::ALL {
             assert_eq!(GridKind::parse(k.as_str()), Some(k));
         }
-        assert_eq!(GridKind::parse("封闭式小区"), Some(GridKind::ClosedCompound));
+        assert_eq!(
+            GridKind::parse("封闭式小区"),
+            Some(GridKind::ClosedCompound)
+        );
         assert_eq!(GridKind::parse("市场综合体"), Some(GridKind::MarketComplex));
+        assert_eq!(
+            GridKind::parse("开放式居住区"),
+            Some(GridKind::OpenAreaByRoads)
+        );
         assert_eq!(GridKind::parse("bogus"), None);
         assert_eq!(StaffRole::parse("网格长"), Some(StaffRole::GridHead));
-        assert_eq!(StaffRole::parse("兼职网格员"), Some(StaffRole::PartTimeWorker));
+        assert_eq!(
+            StaffRole::parse("兼职网格员"),
+            Some(StaffRole::PartTimeWorker)
+        );
     }
 }

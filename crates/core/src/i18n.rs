@@ -201,10 +201,93 @@ pub static TABLE: &[(&str, &str, &str)] = &[
     ("error.internal", "服务器内部错误，请稍后再试；已记录日志。", "Internal error; it has been logged. Try again later."),
     ("error.back", "返回", "Back"),
     ("error.home", "回到首页", "Home"),
+    ("error.no_route", "没有这个接口，请查看 /docs。", "No such endpoint; see /docs."),
+    ("error.grid_full", "{code} 下的编号 001–999 已用完。", "All numbers 001–999 below {code} are taken."),
+    ("error.bad_number", "编号“{number}”无效，请填 1 到 999 的整数。", "Number “{number}” is invalid; use a whole number from 1 to 999."),
+    ("error.bad_username", "用户名只能用字母、数字、_ - .，最长 64 个字符。", "A username uses letters, digits, _ - . only, at most 64 characters."),
+    ("error.weak_password", "密码至少 {min} 个字符。", "A password has at least {min} characters."),
+    ("error.username_taken", "用户名 {username} 已存在。", "The username {username} is taken."),
+    // Audit
+    ("audit.title", "审计日志", "Audit log"),
+    ("audit.at", "时间", "When"),
+    ("audit.who", "操作人", "Who"),
+    ("audit.action", "操作", "Action"),
+    ("audit.target", "对象", "Target"),
+    ("audit.change", "变更", "Change"),
+    ("audit.older", "更早的记录", "Older entries"),
+    ("audit.none", "暂无记录。", "No entries yet."),
     // Docs
     ("docs.title", "接口文档", "API documentation"),
     ("docs.intro", "所有接口均在 /api/v1 下，使用 Bearer 令牌认证（POST /api/v1/auth/login 获取）。", "All endpoints live under /api/v1 and take a bearer token (from POST /api/v1/auth/login)."),
     ("docs.raw", "OpenAPI 文档（JSON）", "OpenAPI document (JSON)"),
+    ("docs.param", "参数", "Parameter"),
+    ("docs.in", "位置", "In"),
+    ("docs.description", "说明", "Description"),
+    ("docs.body", "请求体", "Request body"),
+    ("docs.schemas", "数据结构", "Schemas"),
+    // Geometry (geo.rs): {path} is where in the GeoJSON, e.g. coordinates[0][3]
+    ("geo.not_object", "{path} 应是 JSON 对象（花括号），实际是 {found}。", "{path} must be a JSON object (in curly braces), not {found}."),
+    ("geo.missing_type", "{path} 缺少 “type”；应为 {expected} 之一。", "{path} has no “type”; give one of {expected}."),
+    ("geo.unknown_type", "{path} 的类型 {found} 不适用；这里应为 {expected} 之一。", "{path} has type {found}, which does not fit here; use one of {expected}."),
+    ("geo.need_polygon", "{path} 是 {found}，但边界必须是面（Polygon 或 MultiPolygon）：请把边界画成首尾相接的闭合区域。", "{path} is a {found}, but a boundary must be an area (Polygon or MultiPolygon): draw it as a closed shape."),
+    ("geo.need_line", "{path} 是 {found}，这里需要线（LineString 或 MultiLineString）。", "{path} is a {found}; lines (LineString or MultiLineString) are needed here."),
+    ("geo.missing_field", "{path} 缺少 “{field}”，请补上。", "{path} lacks “{field}”; add it."),
+    ("geo.not_array", "{path} 应是数组（方括号），实际是 {found}。", "{path} must be an array (in square brackets), not {found}."),
+    ("geo.null_geometry", "{path} 的 geometry 为空（null）；请为它画出形状。", "{path} has a null geometry; draw its shape."),
+    ("geo.no_rings", "{path} 中没有环；Polygon 至少需要一个外环。", "{path} has no rings; a Polygon needs at least its outer ring."),
+    ("geo.bad_position", "{path} 不是有效坐标：应为两个（或三个）数字 [经度, 纬度]，实际是 {found}。", "{path} is not a position: give two (or three) numbers [longitude, latitude], not {found}."),
+    ("geo.lon_out_of_range", "{path} 的经度 {value} 超出 −180 到 180；坐标顺序应为 [经度, 纬度]，请检查是否写反。", "{path}: longitude {value} is outside −180 to 180; positions are [longitude, latitude], check they are not swapped."),
+    ("geo.lat_out_of_range", "{path} 的纬度 {value} 超出 −90 到 90；坐标顺序应为 [经度, 纬度]，请检查是否写反。", "{path}: latitude {value} is outside −90 to 90; positions are [longitude, latitude], check they are not swapped."),
+    ("geo.ring_too_short", "{path} 的环只有 {count} 个点；闭合的环至少需要 4 个点（3 个角点再重复第一个点）。", "{path} is a ring of only {count} positions; a closed ring needs at least 4 (three corners, then the first repeated)."),
+    ("geo.ring_not_closed", "{path} 的环首尾两点不同：请在末尾重复第一个点 {first}，使环闭合。", "{path} is a ring whose first and last positions differ: close the ring by repeating the first position {first} at the end."),
+    ("geo.no_polygons", "{path} 中没有任何面；请至少提供一个 Polygon。", "{path} holds no polygons; give at least one Polygon."),
+    ("geo.no_lines", "{path} 中没有任何线；请至少提供一条 LineString。", "{path} holds no lines; give at least one LineString."),
+    ("geo.line_too_short", "{path} 的线只有 {count} 个点；一条线至少需要 2 个点。", "{path} is a line of only {count} positions; a line needs at least 2."),
+    // Grid import (grid_import.rs)
+    ("import.at_file", "文件：{detail}", "File: {detail}"),
+    ("import.at_feature", "第 {row} 个要素，{field}：{detail}", "Feature {row}, {field}: {detail}"),
+    ("import.field.code", "代码", "code"),
+    ("import.field.name", "名称", "name"),
+    ("import.field.kind", "设置类型", "setting rule"),
+    ("import.field.staff", "网格力量", "staff"),
+    ("import.field.boundary", "边界", "boundary"),
+    ("import.field.geometry", "边界（geometry）", "boundary (geometry)"),
+    ("import.field.properties", "属性（properties）", "properties"),
+    ("import.field.feature", "要素", "feature"),
+    ("import.field.file", "文件", "file"),
+    ("import.field.row", "整行", "whole row"),
+    ("import.unsupported_file", "不支持的文件“{name}”；请上传 .csv、.geojson 或 .json 文件。", "Unsupported file “{name}”; upload a .csv, .geojson or .json file."),
+    ("import.not_utf8", "文件不是 UTF-8 编码（从第 {line} 行起无法识别）；请在 Excel 中“另存为”，选择“CSV UTF-8（逗号分隔）”后重新导入。", "The file is not UTF-8 (unreadable from line {line}); in Excel use Save As → “CSV UTF-8 (Comma delimited)” and import again."),
+    ("import.csv_error", "第 {line} 行附近无法按 CSV 读取；请检查英文双引号是否成对。", "The CSV cannot be read near line {line}; check that double quotes come in pairs."),
+    ("import.empty_file", "文件是空的；第一行应为表头，如：代码,名称,设置类型,网格力量,边界", "The file is empty; the first line must be the header, e.g. code,name,kind,staff,boundary"),
+    ("import.no_rows", "文件中没有任何网格。", "The file contains no grids."),
+    ("import.unknown_column", "未知的列“{column}”；可用的列：{accepted}。请删除该列或改用可用的列名。", "Unknown column “{column}”; accepted columns: {accepted}. Remove it or rename it."),
+    ("import.missing_column", "缺少必填的列（{aliases}）；请在表头中加上这一列。", "A required column is missing ({aliases}); add it to the header."),
+    ("import.duplicate_column", "“{first}”和“{second}”是同一项，请只保留一个。", "“{first}” and “{second}” mean the same thing; keep only one."),
+    ("import.unnamed_column", "第 {column} 列有内容但没有列名；请在表头中为它填上列名，或删除该列。", "Column {column} has values but no name; name it in the header or delete it."),
+    ("import.missing_fields", "本行只有 {count} 个字段，表头有 {expected} 个；缺少：{columns}。值为空时也要保留逗号。", "This row has {count} fields but the header has {expected}; missing: {columns}. Keep the commas even for empty values."),
+    ("import.too_many_fields", "本行有 {count} 个字段，多于表头的 {expected} 个；含逗号的内容（如边界 GeoJSON）必须用英文双引号括起来。", "This row has {count} fields, more than the header's {expected}; a value containing commas (such as boundary GeoJSON) must be wrapped in double quotes."),
+    ("import.code_required", "请填写代码：网格为 15 位，微网格为 18 位。", "A code is required: 15 digits for a grid, 18 for a micro-grid."),
+    ("import.code_not_digits", "代码“{code}”的第 {position} 个字符不是数字；代码只能由数字组成。", "Code “{code}” has a non-digit at position {position}; use digits only."),
+    ("import.code_scientific", "代码“{code}”被 Excel 写成了科学计数法，位数已丢失；请把代码列设为“文本”格式，重新输入代码后再保存。", "Code “{code}” was saved by Excel in scientific notation and has lost digits; format the code column as Text, type the codes again and save."),
+    ("import.code_bad_length", "代码“{code}”有 {digits} 位；网格代码为 15 位（12 位社区代码加 3 位编号），微网格代码为 18 位。", "Code “{code}” has {digits} digits; a grid code has 15 (the 12-digit community code plus 3), a micro-grid code 18."),
+    ("import.code_not_grid", "代码“{code}”是 {digits} 位的行政区划代码，不是网格；网格代码为 15 位，微网格代码为 18 位。", "Code “{code}” is a {digits}-digit division code, not a grid; a grid code has 15 digits, a micro-grid code 18."),
+    ("import.code_zero_segment", "代码“{code}”以 000 结尾；网格和微网格编号为 001–999。若文件来自 Excel，长数字可能被截断，请把代码列设为“文本”格式。", "Code “{code}” ends in 000; grid and micro-grid numbers run from 001 to 999. If the file came from Excel, long numbers may have been cut: format the code column as Text."),
+    ("import.code_not_text", "代码 {value} 应写成文字（加英文双引号）；写成小数或科学计数法会丢失位数。", "Code {value} must be text (in double quotes); as a decimal or in scientific notation it loses digits."),
+    ("import.not_text", "应为文字，实际是 {found}。", "Must be text, not {found}."),
+    ("import.duplicate_row", "代码 {code} 与第 {first} 行重复；同一网格只能出现一次。", "Code {code} already appears in row {first}; each grid may appear only once."),
+    ("import.duplicate_feature", "代码 {code} 与第 {first} 个要素重复；同一网格只能出现一次。", "Code {code} already appears in feature {first}; each grid may appear only once."),
+    ("import.staff_no_separator", "“{entry}”缺少角色与姓名之间的冒号；请写作“角色:姓名”，多人用分号隔开，如：网格长:张三;专职网格员:李四", "“{entry}” lacks the colon between role and name; write role:name, several separated by semicolons, e.g. 网格长:张三;专职网格员:李四"),
+    ("import.staff_bad_role", "未知的网格力量角色“{role}”；可选：{options}。", "Unknown staff role “{role}”; use one of: {options}."),
+    ("import.staff_no_name", "“{entry}”没有填写姓名。", "“{entry}” has no name."),
+    ("import.staff_bad_item", "网格力量第 {index} 项应是含 role 和 name 的对象，实际是 {found}。", "Staff item {index} must be an object with role and name, not {found}."),
+    ("import.staff_not_list", "网格力量应为文字（如 网格长:张三）或 role/name 对象的数组，实际是 {found}。", "Staff must be text (such as 网格长:张三) or an array of role/name objects, not {found}."),
+    ("import.bad_json", "不是有效的 JSON：第 {line} 行第 {column} 列附近有语法错误（常见原因：多了或少了逗号、引号不成对）。", "Not valid JSON: syntax error near line {line}, column {column} (often a missing or extra comma, or an unpaired quote)."),
+    ("import.json_eof", "JSON 在第 {line} 行第 {column} 列意外结束；请检查括号和引号是否都已闭合。", "The JSON ends unexpectedly at line {line}, column {column}; check that every bracket and quote is closed."),
+    ("import.not_feature_collection", "文件应是 GeoJSON FeatureCollection（type 为 FeatureCollection，features 为要素数组），实际是 {found}。", "The file must be a GeoJSON FeatureCollection (type FeatureCollection with a features array), not {found}."),
+    ("import.not_feature", "应是 type 为 Feature 的要素，实际是 {found}。", "Must be a feature (type Feature), not {found}."),
+    ("import.properties_not_object", "properties 应是对象，实际是 {found}。", "properties must be an object, not {found}."),
+    ("import.geometry_required", "缺少边界：GeoJSON 导入时每个要素都必须有 Polygon 或 MultiPolygon 几何。", "No boundary: in a GeoJSON import every feature needs a Polygon or MultiPolygon geometry."),
 ];
 
 fn index() -> &'static HashMap<&'static str, (&'static str, &'static str)> {
@@ -264,9 +347,15 @@ mod tests {
 
     #[test]
     fn formats_and_falls_back() {
-        assert_eq!(format(Lang::En, "grid.created", &[("name", "G1")]), "Created G1.");
+        assert_eq!(
+            format(Lang::En, "grid.created", &[("name", "G1")]),
+            "Created G1."
+        );
         assert_eq!(text(Lang::Zh, "no.such.key"), "no.such.key");
-        assert_eq!(Lang::from_accept_language("en-US,en;q=0.9,zh;q=0.8"), Lang::En);
+        assert_eq!(
+            Lang::from_accept_language("en-US,en;q=0.9,zh;q=0.8"),
+            Lang::En
+        );
         assert_eq!(Lang::from_accept_language("fr, zh-CN;q=0.5"), Lang::Zh);
         assert_eq!(Lang::from_accept_language(""), Lang::Zh);
     }

@@ -3,9 +3,12 @@
 
 pub mod geo;
 pub mod grid;
+pub mod grid_import;
 pub mod i18n;
+pub mod problem;
 pub mod region;
 pub mod role;
 
+pub use problem::Problem;
 pub use region::{Level, RegionCode, RegionCodeError, Scope};
 pub use role::{Permission, Role};

@@ -96,6 +96,32 @@ impl Level {
         }
     }
 
+    /// The translation key of the level's name (省, 街道, 网格 …).
+    pub fn label_key(self) -> &'static str {
+        match self {
+            Level::Province => "level.province",
+            Level::City => "level.city",
+            Level::District => "level.district",
+            Level::Street => "level.street",
+            Level::Community => "level.community",
+            Level::Grid => "level.grid",
+            Level::MicroGrid => "level.micro_grid",
+        }
+    }
+
+    /// The translation key of the level's plural, for list headings.
+    pub fn plural_key(self) -> &'static str {
+        match self {
+            Level::Province => "level.plural.province",
+            Level::City => "level.plural.city",
+            Level::District => "level.plural.district",
+            Level::Street => "level.plural.street",
+            Level::Community => "level.plural.community",
+            Level::Grid => "level.plural.grid",
+            Level::MicroGrid => "level.plural.micro_grid",
+        }
+    }
+
     /// Whether rows of this level come from the national division tables (and are
     /// therefore not created or deleted by users).
     pub fn is_official(self) -> bool {
@@ -115,7 +141,9 @@ pub struct RegionCode {
 pub enum RegionCodeError {
     #[error("region code is empty; give 2 to 18 digits, e.g. 330102")]
     Empty,
-    #[error("region code {0:?} has a character that is not a digit at position {1}; use digits only")]
+    #[error(
+        "region code {0:?} has a character that is not a digit at position {1}; use digits only"
+    )]
     NotDigits(String, usize),
     #[error("region code {0:?} has {1} digits; a code has 2, 4, 6, 9, 12, 15 or 18 digits")]
     BadLength(String, usize),
@@ -134,16 +162,21 @@ impl RegionCode {
         if let Some(pos) = s.bytes().position(|b| !b.is_ascii_digit()) {
             return Err(RegionCodeError::NotDigits(s.to_string(), pos + 1));
         }
-        let level =
-            Level::from_digits(s.len()).ok_or(RegionCodeError::BadLength(s.to_string(), s.len()))?;
+        let level = Level::from_digits(s.len())
+            .ok_or(RegionCodeError::BadLength(s.to_string(), s.len()))?;
         if !level.is_official() {
             let segment = &s[s.len() - 3..];
             if segment == "000" {
-                return Err(RegionCodeError::ZeroSegment(s.to_string(), segment.to_string()));
+                return Err(RegionCodeError::ZeroSegment(
+                    s.to_string(),
+                    segment.to_string(),
+                ));
             }
         }
         // At most 18 ASCII digits: always fits an i64.
-        let digits: i64 = s.parse().map_err(|_| RegionCodeError::NotDigits(s.to_string(), 1))?;
+        let digits: i64 = s
+            .parse()
+            .map_err(|_| RegionCodeError::NotDigits(s.to_string(), 1))?;
         let key = digits * pow10(KEY_DIGITS - s.len() as u32);
         Ok(RegionCode { key, level })
     }
@@ -296,7 +329,10 @@ impl Scope {
 
     pub fn range(self) -> KeyRange {
         match self {
-            Scope::Nation => KeyRange { start: 0, end: KEY_END },
+            Scope::Nation => KeyRange {
+                start: 0,
+                end: KEY_END,
+            },
             Scope::Region(c) => c.range(),
         }
     }
@@ -367,7 +403,11 @@ mod tests {
             ("330102001", Level::Street, 330_102_001_000_000_000),
             ("330102001001", Level::Community, 330_102_001_001_000_000),
             ("330102001001002", Level::Grid, 330_102_001_001_002_000),
-            ("330102001001002003", Level::MicroGrid, 330_102_001_001_002_003),
+            (
+                "330102001001002003",
+                Level::MicroGrid,
+                330_102_001_001_002_003,
+            ),
         ];
         for (s, level, key) in cases {
             let c = code(s);
@@ -391,7 +431,10 @@ mod tests {
         );
         assert_eq!(
             RegionCode::parse("330102001001000"),
-            Err(RegionCodeError::ZeroSegment("330102001001000".into(), "000".into()))
+            Err(RegionCodeError::ZeroSegment(
+                "330102001001000".into(),
+                "000".into()
+            ))
         );
         let msg = RegionCode::parse("3301021").unwrap_err().to_string();
         assert!(msg.contains("2, 4, 6, 9, 12, 15 or 18"), "{msg}");
@@ -441,7 +484,15 @@ mod tests {
     /// A random chain of codes from a province down to a micro-grid: each segment drawn from
     /// its full range (official segments may be zero, user segments may not).
     fn chain() -> impl Strategy<Value = Vec<RegionCode>> {
-        (10u32..100, 0u32..100, 0u32..100, 0u32..1000, 0u32..1000, 1u32..1000, 1u32..1000)
+        (
+            10u32..100,
+            0u32..100,
+            0u32..100,
+            0u32..1000,
+            0u32..1000,
+            1u32..1000,
+            1u32..1000,
+        )
             .prop_map(|(p, c, d, s, m, g, u)| {
                 let text = format!("{p:02}{c:02}{d:02}{s:03}{m:03}{g:03}{u:03}");
                 [2, 4, 6, 9, 12, 15, 18]

@@ -65,7 +65,9 @@ fn raw(table: &'static str) -> Result<Vec<u8>, DivisionsError> {
 pub fn read_table(index: usize, prefix: &str) -> Result<Vec<Division>, DivisionsError> {
     let table = TABLES[index];
     let data = raw(table)?;
-    let mut reader = csv::ReaderBuilder::new().has_headers(true).from_reader(&data[..]);
+    let mut reader = csv::ReaderBuilder::new()
+        .has_headers(true)
+        .from_reader(&data[..]);
     let mut out = Vec::with_capacity(if prefix.is_empty() { COUNTS[index] } else { 64 });
     let mut record = csv::StringRecord::new();
     while reader
@@ -114,7 +116,13 @@ mod tests {
         let streets = read_table(3, "330102").unwrap();
         assert_eq!(streets.len(), 14);
         let cities = read_table(1, "330102").unwrap();
-        assert_eq!(cities, vec![Division { code: "3301".into(), name: "杭州市".into() }]);
+        assert_eq!(
+            cities,
+            vec![Division {
+                code: "3301".into(),
+                name: "杭州市".into()
+            }]
+        );
         assert_eq!(read_table(4, "330102").unwrap().len(), 203);
     }
 }

@@ -1,1 +1,461 @@
-fn main() {}
+//! The `linli` command: serve the platform, build the demo district, import data, add accounts.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use anyhow::{anyhow, bail, Context, Result};
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use indicatif::{ProgressBar, ProgressStyle};
+use linli_core::geo::{parse_lines, MultiPolygon};
+use linli_core::i18n::Lang;
+use linli_core::{grid_import, RegionCode, Role, Scope};
+use linli_store::divisions::Progress;
+use linli_store::{Actor, LayerKind, NewUser, Store, StoreError};
+
+/// linli (邻里): community governance and neighbourhood services.
+///
+/// One binary serves a whole district: the region tree from province to micro-grid, accounts
+/// scoped to regions, grids, maps that work offline. SQLite by default; PostgreSQL by URL.
+#[derive(Parser)]
+#[command(name = "linli", version, about, long_about, propagate_version = true)]
+struct Cli {
+    /// Database URL: sqlite://FILE (created if missing) or postgres://USER@HOST/DB.
+    #[arg(
+        long,
+        global = true,
+        env = "LINLI_DATABASE_URL",
+        default_value = "sqlite://linli.db"
+    )]
+    database: String,
+
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve the web pages and the API.
+    Serve(ServeArgs),
+    /// Build the demo district 上城区 (330102), print its accounts, and serve it.
+    Demo(DemoArgs),
+    /// Import data into the database.
+    #[command(subcommand)]
+    Import(ImportCommand),
+    /// Manage accounts.
+    #[command(subcommand)]
+    User(UserCommand),
+}
+
+#[derive(Args)]
+struct ServeArgs {
+    /// Address to listen on.
+    #[arg(long, env = "LINLI_LISTEN", default_value = "127.0.0.1:8080")]
+    listen: SocketAddr,
+    /// Mark cookies Secure (when linli is served over HTTPS behind a proxy).
+    #[arg(long, env = "LINLI_SECURE_COOKIES")]
+    secure_cookies: bool,
+}
+
+#[derive(Args)]
+struct DemoArgs {
+    #[command(flatten)]
+    serve: ServeArgs,
+    /// Password of every demo account.
+    #[arg(long, env = "LINLI_DEMO_PASSWORD", default_value = "linli-demo")]
+    password: String,
+    /// Road network for the demo map (GeoJSON lines, WGS-84). Defaults to
+    /// ../shared/data/geo/hangzhou/roads_central.wgs84.geojson when that exists.
+    #[arg(long)]
+    roads: Option<PathBuf>,
+    /// Build the demo and exit without serving.
+    #[arg(long)]
+    no_serve: bool,
+}
+
+#[derive(Subcommand)]
+enum ImportCommand {
+    /// Load (or refresh) the national division tables built into linli: 31 provinces down to
+    /// 620,573 communities. Runs by itself on first start.
+    Divisions,
+    /// Import grids and micro-grids from a CSV or GeoJSON file, all or nothing.
+    ///
+    /// CSV columns (English or Chinese headers): code/代码, name/名称, kind/设置类型,
+    /// staff/网格力量 ("网格长:张三;专职网格员:李四"), boundary/边界 (GeoJSON).
+    /// GeoJSON: a FeatureCollection of Polygon/MultiPolygon features with the same properties.
+    Grids {
+        /// The file (.csv, .geojson or .json).
+        file: PathBuf,
+    },
+    /// Import a map layer of a region: its boundary (GeoJSON polygons) or roads (GeoJSON lines).
+    Map {
+        /// The region the layer belongs to, e.g. 330102.
+        #[arg(long)]
+        region: String,
+        #[arg(long, value_enum)]
+        kind: MapKind,
+        /// Who to credit for the data, shown on the map.
+        #[arg(long, default_value = "© OpenStreetMap contributors (ODbL)")]
+        attribution: String,
+        file: PathBuf,
+    },
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum MapKind {
+    Boundary,
+    Roads,
+}
+
+#[derive(Subcommand)]
+enum UserCommand {
+    /// Create an account scoped to a region.
+    Add {
+        #[arg(long)]
+        username: String,
+        /// At least 8 characters.
+        #[arg(long, env = "LINLI_NEW_PASSWORD")]
+        password: String,
+        /// admin, leader, community_worker, grid_worker, department_clerk, operator or resident.
+        #[arg(long)]
+        role: String,
+        /// The region the account works in (a code such as 330102), or CN for the whole country.
+        #[arg(long)]
+        region: String,
+        /// The name shown on pages (defaults to the username).
+        #[arg(long)]
+        name: Option<String>,
+    },
+    /// List accounts.
+    List,
+}
+
+/// A progress bar on the terminal for long loads.
+struct Bar(ProgressBar);
+
+impl Bar {
+    fn new(what: &str) -> Bar {
+        let bar = ProgressBar::new(0);
+        bar.set_style(
+            ProgressStyle::with_template(
+                "{msg:12} [{bar:40.cyan/blue}] {pos:>7}/{len:7} {per_sec} {eta}",
+            )
+            .unwrap_or_else(|_| ProgressStyle::default_bar())
+            .progress_chars("=> "),
+        );
+        bar.set_message(what.to_string());
+        Bar(bar)
+    }
+}
+
+impl Progress for Bar {
+    fn start(&self, total: u64) {
+        self.0.set_length(total);
+    }
+    fn advance(&self, rows: u64) {
+        self.0.inc(rows);
+    }
+}
+
+impl Drop for Bar {
+    fn drop(&mut self) {
+        self.0.finish();
+    }
+}
+
+#[tokio::main]
+async fn main() {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("LINLI_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=warn")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let cli = Cli::parse();
+    if let Err(e) = run(cli).await {
+        eprintln!("error: {}", describe(&e));
+        std::process::exit(1);
+    }
+}
+
+/// A whole error chain, with a store problem in English and a hint where one helps.
+fn describe(e: &anyhow::Error) -> String {
+    if let Some(StoreError::Rejected(rows)) = e.downcast_ref::<StoreError>() {
+        let mut out = format!("{e}; nothing was written. Fix these rows and import again:");
+        for r in rows {
+            out.push_str(&format!("\n  {}", r.message(Lang::En)));
+        }
+        return out;
+    }
+    format!("{e:#}")
+}
+
+async fn open(url: &str) -> Result<Store> {
+    let store = Store::connect(url)
+        .await
+        .with_context(|| format!("opening the database {url}"))?;
+    Ok(store)
+}
+
+/// Loads the national divisions on first start.
+async fn ensure_divisions(store: &Store) -> Result<()> {
+    if !store.divisions_loaded().await? {
+        eprintln!("First start: loading the national division tables …");
+        load_divisions(store).await?;
+    }
+    Ok(())
+}
+
+async fn load_divisions(store: &Store) -> Result<()> {
+    let started = Instant::now();
+    let n = {
+        let bar = Bar::new("divisions");
+        store.load_divisions("", &bar).await?
+    };
+    eprintln!(
+        "Loaded {n} divisions in {:.1} s.",
+        started.elapsed().as_secs_f64()
+    );
+    Ok(())
+}
+
+async fn run(cli: Cli) -> Result<()> {
+    match cli.command {
+        Command::Serve(args) => {
+            let store = open(&cli.database).await?;
+            ensure_divisions(&store).await?;
+            serve(store, args).await
+        }
+        Command::Demo(args) => demo(&cli.database, args).await,
+        Command::Import(ImportCommand::Divisions) => {
+            let store = open(&cli.database).await?;
+            load_divisions(&store).await
+        }
+        Command::Import(ImportCommand::Grids { file }) => {
+            let store = open(&cli.database).await?;
+            ensure_divisions(&store).await?;
+            import_grids(&store, &file).await
+        }
+        Command::Import(ImportCommand::Map {
+            region,
+            kind,
+            attribution,
+            file,
+        }) => {
+            let store = open(&cli.database).await?;
+            ensure_divisions(&store).await?;
+            import_map(&store, &region, kind, &attribution, &file).await
+        }
+        Command::User(UserCommand::Add {
+            username,
+            password,
+            role,
+            region,
+            name,
+        }) => {
+            let store = open(&cli.database).await?;
+            ensure_divisions(&store).await?;
+            let role = Role::parse(&role).ok_or_else(|| {
+                let all: Vec<&str> = Role::ALL.iter().map(|r| r.as_str()).collect();
+                anyhow!("unknown role {role:?}; use one of: {}", all.join(", "))
+            })?;
+            let scope = Scope::parse(&region)
+                .map_err(|e| anyhow!("--region: {e}; or CN for the whole country"))?;
+            let new = NewUser {
+                display_name: name.unwrap_or_else(|| username.clone()),
+                username,
+                password,
+                role,
+                scope,
+            };
+            let user = store
+                .create_user(&Actor::system("linli user add"), new)
+                .await?;
+            println!(
+                "Created {} ({}, {}).",
+                user.username,
+                user.role.as_str(),
+                user.scope
+            );
+            Ok(())
+        }
+        Command::User(UserCommand::List) => {
+            let store = open(&cli.database).await?;
+            for u in store.users().await? {
+                println!(
+                    "{:<20} {:<18} {:<20} {}",
+                    u.username,
+                    u.role.as_str(),
+                    u.scope,
+                    u.display_name
+                );
+            }
+            Ok(())
+        }
+    }
+}
+
+async fn serve(store: Store, args: ServeArgs) -> Result<()> {
+    let config = linli_server::Config {
+        secure_cookies: args.secure_cookies,
+    };
+    linli_server::serve(store, config, args.listen)
+        .await
+        .with_context(|| format!("serving on {}", args.listen))
+}
+
+fn default_roads() -> Option<PathBuf> {
+    let candidates = [
+        std::env::var("LINLI_SHARED_DATA").ok().map(PathBuf::from),
+        Some(PathBuf::from("../shared/data")),
+    ];
+    candidates
+        .into_iter()
+        .flatten()
+        .map(|d| d.join("geo/hangzhou/roads_central.wgs84.geojson"))
+        .find(|p| p.exists())
+}
+
+fn read_lines(path: &Path) -> Result<Vec<Vec<[f64; 2]>>> {
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    let value: serde_json::Value = serde_json::from_str(&text)
+        .with_context(|| format!("{} is not valid JSON", path.display()))?;
+    parse_lines(&value).map_err(|e| anyhow!("{}: {}", path.display(), e.message(Lang::En)))
+}
+
+async fn demo(database: &str, args: DemoArgs) -> Result<()> {
+    let store = open(database).await?;
+    ensure_divisions(&store).await?;
+    let roads_path = args.roads.clone().or_else(default_roads);
+    let roads = match &roads_path {
+        Some(p) => Some(read_lines(p)?),
+        None => {
+            eprintln!("No road network found (../shared/data/geo/hangzhou); the demo map shows the boundary only. Pass --roads FILE to add one.");
+            None
+        }
+    };
+    let started = Instant::now();
+    let report = {
+        let bar = Bar::new("demo grids");
+        store
+            .build_demo(&args.password, roads.as_deref(), &bar)
+            .await?
+    };
+    eprintln!(
+        "Built 上城区: {} communities, {} grids, {} micro-grids (generated), {} road lines, in {:.1} s.",
+        report.communities,
+        report.grids,
+        report.micro_grids,
+        report.roads,
+        started.elapsed().as_secs_f64()
+    );
+    println!();
+    println!("Demo accounts (password: {}):", args.password);
+    for a in &linli_store::demo::ACCOUNTS {
+        println!(
+            "  {:<8} {:<18} {:<16} {}",
+            a.username,
+            a.role.as_str(),
+            a.scope,
+            a.display_name
+        );
+    }
+    println!();
+    if args.no_serve {
+        return Ok(());
+    }
+    println!("Open http://{} and sign in as admin.", args.serve.listen);
+    serve(store, args.serve).await
+}
+
+async fn import_grids(store: &Store, file: &Path) -> Result<()> {
+    let bytes = std::fs::read(file).with_context(|| format!("reading {}", file.display()))?;
+    let name = file
+        .file_name()
+        .map(|n| n.to_string_lossy().to_string())
+        .unwrap_or_default();
+    let rows = match grid_import::parse_file(&name, &bytes) {
+        Ok(rows) => rows,
+        Err(errors) => {
+            let mut msg = format!(
+                "{} has {} bad rows; nothing was written. Fix these and import again:",
+                file.display(),
+                errors.len()
+            );
+            for e in &errors {
+                msg.push_str(&format!("\n  {}", e.message(Lang::En)));
+            }
+            bail!(msg);
+        }
+    };
+    let bar = Bar::new("grids");
+    bar.start(rows.len() as u64);
+    let report = store
+        .import_grids(
+            &Actor::system("linli import grids"),
+            Scope::Nation,
+            &rows,
+            &name,
+        )
+        .await?;
+    bar.advance(rows.len() as u64);
+    drop(bar);
+    println!(
+        "Imported {} grids and {} micro-grids from {}.",
+        report.grids,
+        report.micro_grids,
+        file.display()
+    );
+    Ok(())
+}
+
+async fn import_map(
+    store: &Store,
+    region: &str,
+    kind: MapKind,
+    attribution: &str,
+    file: &Path,
+) -> Result<()> {
+    let code = RegionCode::parse(region).map_err(|e| anyhow!("--region: {e}"))?;
+    let actor = Actor::system("linli import map");
+    match kind {
+        MapKind::Boundary => {
+            let text = std::fs::read_to_string(file)
+                .with_context(|| format!("reading {}", file.display()))?;
+            let value: serde_json::Value = serde_json::from_str(&text)
+                .with_context(|| format!("{} is not valid JSON", file.display()))?;
+            let mp = MultiPolygon::from_geojson(&value)
+                .map_err(|e| anyhow!("{}: {}", file.display(), e.message(Lang::En)))?;
+            store
+                .set_layer(
+                    &actor,
+                    code,
+                    LayerKind::Boundary,
+                    &mp.to_geojson().to_string(),
+                    mp.bbox(),
+                    attribution,
+                )
+                .await?;
+            println!("Set the boundary of {code}.");
+        }
+        MapKind::Roads => {
+            let lines = read_lines(file)?;
+            let bbox = linli_store::maps::lines_bbox(&lines)
+                .ok_or_else(|| anyhow!("{} has no lines", file.display()))?;
+            store
+                .set_layer(
+                    &actor,
+                    code,
+                    LayerKind::Roads,
+                    &linli_store::maps::encode_lines(&lines),
+                    bbox,
+                    attribution,
+                )
+                .await?;
+            println!("Set {} road lines for {code}.", lines.len());
+        }
+    }
+    Ok(())
+}

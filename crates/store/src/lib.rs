@@ -1,1 +1,226 @@
+//! linli's persistence. One [`Store`] facade over SQLite (the default: a file, WAL, foreign
+//! keys on) or PostgreSQL (chosen by a `postgres://` URL), with migrations built into the
+//! binary and applied at start, one set per backend.
+//!
+//! Queries are written once and run on either backend through the [`on_read!`] and
+//! [`on_write!`] macros, which expand the same body for each native pool, so both are type
+//! checked and neither goes through a lowest-common-denominator driver. SQL that must differ
+//! (bulk loading) is written per backend.
 
+use std::str::FromStr;
+use std::time::Duration;
+
+use sqlx::postgres::{PgPool, PgPoolOptions};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+};
+
+pub mod accounts;
+pub mod audit;
+pub mod demo;
+pub mod divisions;
+pub mod grids;
+pub mod maps;
+pub mod password;
+pub mod regions;
+
+pub use accounts::{NewUser, Session, SessionKind, User};
+pub use audit::{Actor, AuditRecord};
+pub use grids::{Grid, GridInput, ImportReport};
+pub use maps::{LayerKind, MapData};
+pub use regions::{Region, RegionRow};
+
+use linli_core::Problem;
+
+/// The backend behind a [`Store`].
+#[derive(Clone, Debug)]
+pub(crate) enum Db {
+    /// SQLite allows one writer at a time: writes go through a one-connection pool so they
+    /// queue in the application instead of failing with SQLITE_BUSY, reads run in parallel.
+    Sqlite {
+        read: SqlitePool,
+        write: SqlitePool,
+    },
+    Postgres(PgPool),
+}
+
+/// Runs `$body` with `$p` bound to a pool for reading, and the type alias `DB` naming the
+/// backend's sqlx database type.
+macro_rules! on_read {
+    ($store:expr, $p:ident => $body:expr) => {
+        match &$store.db {
+            $crate::Db::Sqlite { read: $p, .. } => {
+                #[allow(dead_code)]
+                type DB = sqlx::Sqlite;
+                $body
+            }
+            $crate::Db::Postgres($p) => {
+                #[allow(dead_code)]
+                type DB = sqlx::Postgres;
+                $body
+            }
+        }
+    };
+}
+
+/// Like [`on_read!`], with the pool that writes.
+macro_rules! on_write {
+    ($store:expr, $p:ident => $body:expr) => {
+        match &$store.db {
+            $crate::Db::Sqlite { write: $p, .. } => {
+                #[allow(dead_code)]
+                type DB = sqlx::Sqlite;
+                $body
+            }
+            $crate::Db::Postgres($p) => {
+                #[allow(dead_code)]
+                type DB = sqlx::Postgres;
+                $body
+            }
+        }
+    };
+}
+pub(crate) use {on_read, on_write};
+
+/// Which database a store runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+#[derive(Clone, Debug)]
+pub struct Store {
+    pub(crate) db: Db,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// Something the user can fix; nothing was written.
+    #[error("{0}")]
+    Invalid(Problem),
+    /// The thing exists already (a code, a username).
+    #[error("{0}")]
+    Conflict(Problem),
+    #[error("not found")]
+    NotFound,
+    /// An import with bad rows: every one is listed, nothing was written.
+    #[error("import rejected: {} bad rows", .0.len())]
+    Rejected(Vec<linli_core::grid_import::RowError>),
+    #[error("database: {0}")]
+    Database(#[from] sqlx::Error),
+    #[error("database migration: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    #[error("{0}")]
+    Config(String),
+    #[error("stored data is inconsistent: {0}")]
+    Corrupt(String),
+}
+
+pub type Result<T, E = StoreError> = std::result::Result<T, E>;
+
+impl Store {
+    /// Opens (creating if needed) the database at `url` and applies migrations.
+    ///
+    /// `sqlite://FILE` (or a plain file path) opens SQLite; `postgres://…` opens PostgreSQL.
+    pub async fn connect(url: &str) -> Result<Store> {
+        let url = url.trim();
+        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            let pool = PgPoolOptions::new()
+                .max_connections(16)
+                .acquire_timeout(Duration::from_secs(10))
+                .connect(url)
+                .await?;
+            sqlx::migrate!("./migrations/postgres").run(&pool).await?;
+            return Ok(Store {
+                db: Db::Postgres(pool),
+            });
+        }
+        let sqlite_url = if url.starts_with("sqlite:") {
+            url.to_string()
+        } else if url.contains("://") {
+            return Err(StoreError::Config(format!(
+                "unsupported database URL {url:?}: use sqlite://FILE (the default) or postgres://USER@HOST/DB"
+            )));
+        } else {
+            format!("sqlite://{url}")
+        };
+        let options = SqliteConnectOptions::from_str(&sqlite_url)?
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Normal)
+            .foreign_keys(true)
+            .busy_timeout(Duration::from_secs(10))
+            .pragma("cache_size", "-65536");
+        let write = SqlitePoolOptions::new()
+            .max_connections(1)
+            .connect_with(options.clone())
+            .await?;
+        sqlx::migrate!("./migrations/sqlite").run(&write).await?;
+        let read = SqlitePoolOptions::new()
+            .max_connections(8)
+            .connect_with(options.read_only(true))
+            .await?;
+        Ok(Store {
+            db: Db::Sqlite { read, write },
+        })
+    }
+
+    pub fn backend(&self) -> Backend {
+        match self.db {
+            Db::Sqlite { .. } => Backend::Sqlite,
+            Db::Postgres(_) => Backend::Postgres,
+        }
+    }
+
+    /// Answers whether the database is reachable, for /healthz.
+    pub async fn ping(&self) -> Result<()> {
+        on_read!(self, p => {
+            sqlx::query("SELECT 1").execute(p).await?;
+        });
+        Ok(())
+    }
+
+    /// Connections open and idle, for /metrics.
+    pub fn pool_stats(&self) -> (u32, usize) {
+        match &self.db {
+            Db::Sqlite { read, write } => (
+                read.size() + write.size(),
+                read.num_idle() + write.num_idle(),
+            ),
+            Db::Postgres(p) => (p.size(), p.num_idle()),
+        }
+    }
+
+    pub async fn close(&self) {
+        match &self.db {
+            Db::Sqlite { read, write } => {
+                read.close().await;
+                write.close().await;
+            }
+            Db::Postgres(p) => p.close().await,
+        }
+    }
+
+    pub(crate) async fn meta(&self, name: &str) -> Result<Option<String>> {
+        Ok(on_read!(self, p => {
+            sqlx::query_scalar::<_, String>("SELECT value FROM meta WHERE name = $1")
+                .bind(name)
+                .fetch_optional(p)
+                .await?
+        }))
+    }
+}
+
+/// Milliseconds since 1970 (UTC): how linli stores instants, the same on both backends.
+pub fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
+
+/// Whether a database error is a unique-constraint violation.
+pub(crate) fn is_unique_violation(e: &sqlx::Error) -> bool {
+    matches!(e, sqlx::Error::Database(d) if d.is_unique_violation())
+}
