@@ -23,6 +23,7 @@ pub mod grids;
 pub mod maps;
 pub mod password;
 pub mod regions;
+pub mod testing;
 
 pub use accounts::{NewUser, Session, SessionKind, User};
 pub use audit::{Actor, AuditRecord};
