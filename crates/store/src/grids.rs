@@ -14,7 +14,7 @@ use serde_json::{json, Value};
 
 use crate::audit::{write_entry, Actor, Entry};
 use crate::regions::{decode, level_number, Region};
-use crate::{is_unique_violation, now_ms, on_read, on_write, Result, Store, StoreError};
+use crate::{now_ms, on_read, on_write, Result, Store, StoreError};
 
 /// Longest grid name accepted, in characters.
 pub const MAX_NAME: usize = 50;
@@ -470,9 +470,8 @@ impl Store {
                 .into_iter()
                 .find(|c| c.level() == Level::District)
             {
-                if !districts.contains_key(&d) {
-                    let b = self.district_boundary(r.code).await?;
-                    districts.insert(d, b);
+                if let std::collections::btree_map::Entry::Vacant(slot) = districts.entry(d) {
+                    slot.insert(self.district_boundary(r.code).await?);
                 }
             }
         }
