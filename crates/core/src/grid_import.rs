@@ -120,19 +120,68 @@ impl fmt::Display for RowError {
 
 impl std::error::Error for RowError {}
 
+/// Everything read from a file: the sound rows and the errors of the others, so that the
+/// database checks of the sound rows can be reported together with the file's own errors.
+#[derive(Debug, Clone, Default)]
+pub struct Parsed {
+    pub rows: Vec<GridRow>,
+    pub errors: Vec<RowError>,
+}
+
+impl Parsed {
+    fn failed(errors: Vec<RowError>) -> Parsed {
+        Parsed {
+            rows: Vec::new(),
+            errors,
+        }
+    }
+
+    pub fn into_result(self) -> Result<Vec<GridRow>, Vec<RowError>> {
+        if self.errors.is_empty() {
+            Ok(self.rows)
+        } else {
+            Err(self.errors)
+        }
+    }
+}
+
+/// Whether a file name is read as GeoJSON (else CSV); decides how rows are named in errors.
+pub fn is_geojson(name: &str) -> bool {
+    let ext = name
+        .rsplit_once('.')
+        .map(|(_, e)| e.trim().to_ascii_lowercase())
+        .unwrap_or_default();
+    ext == "geojson" || ext == "json"
+}
+
 /// Reads a file by its extension: `.csv`, or `.geojson` / `.json`.
-pub fn parse_file(name: &str, bytes: &[u8]) -> Result<Vec<GridRow>, Vec<RowError>> {
+pub fn read_file(name: &str, bytes: &[u8]) -> Parsed {
     let ext = name
         .rsplit_once('.')
         .map(|(_, e)| e.trim().to_ascii_lowercase())
         .unwrap_or_default();
     match ext.as_str() {
-        "csv" => parse_csv(bytes),
-        "geojson" | "json" => parse_geojson(bytes),
-        _ => Err(vec![
+        "csv" => read_csv(bytes),
+        "geojson" | "json" => read_geojson(bytes),
+        _ => Parsed::failed(vec![
             RowError::new(0, "file", "import.unsupported_file").arg("name", name)
         ]),
     }
+}
+
+/// Reads a file by its extension: all rows, or every error.
+pub fn parse_file(name: &str, bytes: &[u8]) -> Result<Vec<GridRow>, Vec<RowError>> {
+    read_file(name, bytes).into_result()
+}
+
+/// Reads a CSV grid file: all rows, or every error.
+pub fn parse_csv(bytes: &[u8]) -> Result<Vec<GridRow>, Vec<RowError>> {
+    read_csv(bytes).into_result()
+}
+
+/// Reads a GeoJSON grid file: all rows, or every error.
+pub fn parse_geojson(bytes: &[u8]) -> Result<Vec<GridRow>, Vec<RowError>> {
+    read_geojson(bytes).into_result()
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -422,7 +471,7 @@ fn finish(
     codes: &[(usize, RegionCode, &str)],
     duplicate_key: &'static str,
     mut errors: Vec<RowError>,
-) -> Result<Vec<GridRow>, Vec<RowError>> {
+) -> Parsed {
     let mut first: HashMap<RegionCode, usize> = HashMap::new();
     for &(row, code, field) in codes {
         match first.get(&code) {
@@ -442,19 +491,18 @@ fn finish(
     if !errors.is_empty() {
         // Stable: the errors of one row keep the order of its columns.
         errors.sort_by_key(|e| e.row);
-        return Err(errors);
     }
     // Grids before micro-grids, so that a micro-grid's parent from the same file is written
     // first whatever the file's order; the file's order otherwise.
     rows.sort_by_key(|r| (r.code.level(), r.row));
-    Ok(rows)
+    Parsed { rows, errors }
 }
 
 // ---------------------------------------------------------------------------------------------
 // CSV
 
 /// Reads a CSV grid file (UTF-8, with or without the BOM Excel writes).
-pub fn parse_csv(bytes: &[u8]) -> Result<Vec<GridRow>, Vec<RowError>> {
+pub fn read_csv(bytes: &[u8]) -> Parsed {
     let text = match std::str::from_utf8(bytes) {
         Ok(t) => t,
         Err(e) => {
@@ -464,7 +512,7 @@ pub fn parse_csv(bytes: &[u8]) -> Result<Vec<GridRow>, Vec<RowError>> {
                 .filter(|&&b| b == b'\n')
                 .count()
                 + 1;
-            return Err(vec![
+            return Parsed::failed(vec![
                 RowError::new(0, "file", "import.not_utf8").arg("line", line)
             ]);
         }
@@ -549,7 +597,7 @@ pub fn parse_csv(bytes: &[u8]) -> Result<Vec<GridRow>, Vec<RowError>> {
         }
     }
     if header.is_none() {
-        return Err(vec![RowError::new(0, "file", "import.empty_file")]);
+        return Parsed::failed(vec![RowError::new(0, "file", "import.empty_file")]);
     }
     finish(rows, &codes, "import.duplicate_row", errors)
 }
@@ -676,21 +724,26 @@ fn check_width(
 
 /// Reads a GeoJSON FeatureCollection: one feature per grid, the attributes in `properties`
 /// (the same names as the CSV columns), the boundary as the geometry (required).
-pub fn parse_geojson(bytes: &[u8]) -> Result<Vec<GridRow>, Vec<RowError>> {
+pub fn read_geojson(bytes: &[u8]) -> Parsed {
     let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
-    let v: Value = serde_json::from_slice(bytes).map_err(|e| vec![json_error(0, "file", &e)])?;
+    let v: Value = match serde_json::from_slice(bytes) {
+        Ok(v) => v,
+        Err(e) => return Parsed::failed(vec![json_error(0, "file", &e)]),
+    };
     let not_fc = |found: String| {
         vec![RowError::new(0, "file", "import.not_feature_collection").arg("found", found)]
     };
-    let o = v.as_object().ok_or_else(|| not_fc(geo::quote(&v)))?;
+    let Some(o) = v.as_object() else {
+        return Parsed::failed(not_fc(geo::quote(&v)));
+    };
     match o.get("type") {
         Some(Value::String(t)) if t == "FeatureCollection" => {}
-        Some(Value::String(t)) => return Err(not_fc(t.clone())),
-        _ => return Err(not_fc(geo::quote(&v))),
+        Some(Value::String(t)) => return Parsed::failed(not_fc(t.clone())),
+        _ => return Parsed::failed(not_fc(geo::quote(&v))),
     }
     let features = match o.get("features") {
         Some(Value::Array(f)) => f,
-        _ => return Err(not_fc(geo::quote(&v))),
+        _ => return Parsed::failed(not_fc(geo::quote(&v))),
     };
 
     let mut errors = Vec::new();

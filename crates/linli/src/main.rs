@@ -4,7 +4,7 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use anyhow::{anyhow, bail, Context, Result};
+use anyhow::{anyhow, Context, Result};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use indicatif::{ProgressBar, ProgressStyle};
 use linli_core::geo::{parse_lines, MultiPolygon};
@@ -376,20 +376,9 @@ async fn import_grids(store: &Store, file: &Path) -> Result<()> {
         .file_name()
         .map(|n| n.to_string_lossy().to_string())
         .unwrap_or_default();
-    let rows = match grid_import::parse_file(&name, &bytes) {
-        Ok(rows) => rows,
-        Err(errors) => {
-            let mut msg = format!(
-                "{} has {} bad rows; nothing was written. Fix these and import again:",
-                file.display(),
-                errors.len()
-            );
-            for e in &errors {
-                msg.push_str(&format!("\n  {}", e.message(Lang::En)));
-            }
-            bail!(msg);
-        }
-    };
+    // Bad rows of the file and database problems of the good ones are reported together.
+    let parsed = grid_import::read_file(&name, &bytes);
+    let rows = parsed.rows;
     let bar = Bar::new("grids");
     bar.start(rows.len() as u64);
     let report = store
@@ -398,6 +387,7 @@ async fn import_grids(store: &Store, file: &Path) -> Result<()> {
             Scope::Nation,
             &rows,
             &name,
+            parsed.errors,
         )
         .await?;
     bar.advance(rows.len() as u64);

@@ -739,6 +739,14 @@ async fn create_grid(
     Ok((StatusCode::CREATED, Json(GridDto::from(&grid))))
 }
 
+/// A store error, with "not found" naming the code that was asked for.
+pub fn named(e: linli_store::StoreError, code: RegionCode) -> AppError {
+    match e {
+        linli_store::StoreError::NotFound => AppError::NotFound(code.to_string()),
+        other => other.into(),
+    }
+}
+
 /// May `user` create grids directly below `parent`?
 pub fn require_manage_below(user: &User, parent: RegionCode) -> AppResult<()> {
     require_view(user, parent)?;
@@ -766,7 +774,8 @@ async fn update_grid(
     let grid = state
         .store
         .update_grid(&actor(&s.user, Some(addr)), code, input)
-        .await?;
+        .await
+        .map_err(|e| named(e, code))?;
     Ok(Json(GridDto::from(&grid)))
 }
 
@@ -788,7 +797,8 @@ async fn delete_grid(
     state
         .store
         .delete_grid(&actor(&s.user, Some(addr)), code)
-        .await?;
+        .await
+        .map_err(|e| named(e, code))?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -835,10 +845,11 @@ pub async fn import_file(
     name: &str,
     bytes: &[u8],
 ) -> AppResult<ImportResult> {
-    let rows = grid_import::parse_file(name, bytes).map_err(AppError::Rejected)?;
+    // The file's own errors and the database checks of its sound rows are reported together.
+    let parsed = grid_import::read_file(name, bytes);
     let report = state
         .store
-        .import_grids(actor, user.scope, &rows, name)
+        .import_grids(actor, user.scope, &parsed.rows, name, parsed.errors)
         .await?;
     Ok(ImportResult {
         grids: report.grids,

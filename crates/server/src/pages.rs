@@ -202,7 +202,9 @@ fn login_page(
 struct LoginForm {
     username: String,
     password: String,
-    #[serde(rename = "_csrf")]
+    // Defaulted: a form without the token is refused as a CSRF failure (403), not as a
+    // malformed form.
+    #[serde(rename = "_csrf", default)]
     csrf: String,
     next: Option<String>,
 }
@@ -264,7 +266,9 @@ async fn login(
 
 #[derive(Deserialize)]
 struct CsrfForm {
-    #[serde(rename = "_csrf")]
+    // Defaulted: a form without the token is refused as a CSRF failure (403), not as a
+    // malformed form.
+    #[serde(rename = "_csrf", default)]
     csrf: String,
 }
 
@@ -512,7 +516,9 @@ async fn search(
 
 #[derive(Deserialize)]
 struct GridForm {
-    #[serde(rename = "_csrf")]
+    // Defaulted: a form without the token is refused as a CSRF failure (403), not as a
+    // malformed form.
+    #[serde(rename = "_csrf", default)]
     csrf: String,
     #[serde(default)]
     number: String,
@@ -791,7 +797,8 @@ async fn update_grid(
             state
                 .store
                 .update_grid(&api::actor(&s.user, Some(addr)), code, input)
-                .await?,
+                .await
+                .map_err(|e| api::named(e, code))?,
         )
     }
     .await;

@@ -7,7 +7,7 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 
 use linli_core::geo::MultiPolygon;
 use linli_core::grid::{GridKind, Source, StaffMember, StaffRole};
-use linli_core::grid_import::{GridRow, RowError};
+use linli_core::grid_import::{self, GridRow, RowError};
 use linli_core::{Level, Problem, RegionCode, Scope};
 use serde::Serialize;
 use serde_json::{json, Value};
@@ -120,7 +120,7 @@ macro_rules! insert_grids {
             qb.build().persistent(false).execute(&mut *$tx).await.map_err(|e| {
                 if $crate::is_unique_violation(&e) {
                     let code = chunk.first().map(|c| c.0.to_string()).unwrap_or_default();
-                    $crate::StoreError::Conflict(linli_core::Problem::new("duplicate_code", "error.duplicate_code").arg("code", code).field("code"))
+                    $crate::StoreError::Conflict(linli_core::Problem::new("duplicate_code", "error.duplicate_code").arg("code", code).field("number"))
                 } else {
                     $crate::StoreError::from(e)
                 }
@@ -444,15 +444,26 @@ impl Store {
 
     /// Imports parsed grid rows, all or nothing. Every row is checked against the database
     /// (parent exists or comes earlier in the file, code free, inside `scope`, boundary inside
-    /// its district) and every bad row is reported; only a clean file is written.
+    /// its district) and every bad row is reported together with `parse_errors`, the file's
+    /// own errors; only a clean file is written.
     pub async fn import_grids(
         &self,
         actor: &Actor,
         scope: Scope,
         rows: &[GridRow],
         file_name: &str,
+        parse_errors: Vec<RowError>,
     ) -> Result<ImportReport> {
-        let mut errors: Vec<RowError> = Vec::new();
+        let mut errors: Vec<RowError> = parse_errors;
+        // A GeoJSON file's rows are features, its fields properties and the geometry.
+        let geojson = grid_import::is_geojson(file_name);
+        let field_of = |field: &str| -> String {
+            match (geojson, field) {
+                (true, "boundary") => "geometry".to_string(),
+                (true, f) => format!("properties.{f}"),
+                (false, f) => f.to_string(),
+            }
+        };
         let in_file: HashSet<RegionCode> = rows.iter().map(|r| r.code).collect();
         let mut wanted: Vec<RegionCode> = rows.iter().map(|r| r.code).collect();
         wanted.extend(rows.iter().filter_map(|r| r.code.parent()));
@@ -477,7 +488,7 @@ impl Store {
         }
         let row_error = |row: usize, field: &str, p: Problem| RowError {
             row,
-            field: field.to_string(),
+            field: field_of(field),
             key: p.key,
             args: p
                 .args

@@ -351,14 +351,14 @@ async fn imports_are_all_or_nothing_with_every_bad_row() {
     on_each(|s| async move {
         let good = "代码,名称,设置类型,网格力量\n330102001051001,一网格,封闭式小区,网格长:张三\n330102001051001001,1幢,,\n330102001051002,二网格,市场综合体,\n";
         let rows = grid_import::parse_csv(good.as_bytes()).expect("parses");
-        let report = s.import_grids(&actor(), Scope::Region(code("330102001051")), &rows, "good.csv").await.unwrap();
+        let report = s.import_grids(&actor(), Scope::Region(code("330102001051")), &rows, "good.csv", Vec::new()).await.unwrap();
         assert_eq!((report.grids, report.micro_grids), (2, 1));
         let listed = s.grids_under(code("330102001051")).await.unwrap();
         assert_eq!(listed.iter().map(|g| g.source).collect::<Vec<_>>(), [Source::Imported, Source::Imported]);
         // A file with a duplicate, an unknown parent and a row outside the area: nothing of it is written.
         let bad = "code,name\n330102001051003,三网格\n330102001051001,重复\n330102001059001,无上级\n330102003050001,越界\n";
         let rows = grid_import::parse_csv(bad.as_bytes()).expect("parses");
-        let err = s.import_grids(&actor(), Scope::Region(code("330102001")), &rows, "bad.csv").await;
+        let err = s.import_grids(&actor(), Scope::Region(code("330102001")), &rows, "bad.csv", Vec::new()).await;
         let Err(StoreError::Rejected(errors)) = err else { panic!("expected rejection, got {err:?}") };
         let rows_named: Vec<usize> = errors.iter().map(|e| e.row).collect();
         assert_eq!(rows_named, [3, 4, 5], "{errors:?}");
