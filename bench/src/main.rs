@@ -1,1 +1,183 @@
-fn main() {}
+//! linli's benchmarks, each side by side with its peer on the same rows in the same run:
+//!
+//! - `divisions`: loading all 665,276 national divisions with `Store::load_divisions`,
+//!   against the database's own bulk loader (`sqlite3 .import`, `psql \copy`) and a naive
+//!   row-at-a-time INSERT loop, every case in a fresh database and a child process of its own
+//!   (so that its peak RSS is its own);
+//! - `summary`: `Store::summary` (one key-range scan) against the classic adjacency list
+//!   counted with a recursive CTE;
+//! - `all`: both, as one Markdown report, also written to bench/RESULTS.md.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+
+mod divisions;
+mod machine;
+mod stats;
+mod summary;
+
+#[derive(Parser)]
+#[command(
+    name = "linli-bench",
+    about = "linli's benchmarks, side by side with their peers, on SQLite and PostgreSQL"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Load all national divisions into fresh databases: linli, the database's own bulk
+    /// loader, and a naive INSERT loop.
+    Divisions {
+        #[command(flatten)]
+        pg: PgArg,
+        #[command(flatten)]
+        load: LoadArgs,
+    },
+    /// Count the regions below a region: linli's key-range scan against an adjacency list
+    /// walked with a recursive CTE.
+    Summary {
+        #[command(flatten)]
+        pg: PgArg,
+        #[command(flatten)]
+        summary: SummaryArgs,
+    },
+    /// Both benchmarks, as one Markdown report on stdout and in bench/RESULTS.md.
+    All {
+        #[command(flatten)]
+        pg: PgArg,
+        #[command(flatten)]
+        load: LoadArgs,
+        #[command(flatten)]
+        summary: SummaryArgs,
+        /// Print the report only; do not write bench/RESULTS.md.
+        #[arg(long)]
+        no_write: bool,
+    },
+    /// Write the divisions as the CSV the bulk loaders read (level,key,name,source), to
+    /// reproduce a peer by hand.
+    DivisionsCsv { path: PathBuf },
+    /// One run of one load case (used by `divisions`, which runs every case in a child
+    /// process of its own); prints the result as one JSON line.
+    #[command(hide = true)]
+    DivisionsCase {
+        case: divisions::Case,
+        /// The divisions as CSV (level,key,name,source), for the bulk-loader peers.
+        #[arg(long)]
+        csv: PathBuf,
+        #[command(flatten)]
+        pg: PgArg,
+    },
+}
+
+#[derive(clap::Args, Clone)]
+struct PgArg {
+    /// A PostgreSQL server (trust or password in the URL); each case gets a fresh database
+    /// on it, dropped afterwards. Without it, the PostgreSQL half is skipped.
+    #[arg(long = "pg", env = linli_store::testing::PG_URL_VAR)]
+    url: Option<String>,
+}
+
+#[derive(clap::Args, Clone)]
+struct LoadArgs {
+    /// Runs of each load case; the median is reported.
+    #[arg(long, default_value_t = 3)]
+    repeat: usize,
+}
+
+#[derive(clap::Args, Clone)]
+struct SummaryArgs {
+    /// Timed calls per region and method (after one untimed warm-up); the median is reported.
+    #[arg(long, default_value_t = 25)]
+    iterations: usize,
+    /// Stop a region's calls early once this many seconds are spent on it (after at least 5).
+    #[arg(long, default_value_t = 20.0)]
+    budget_secs: f64,
+    /// Copy the SQLite database measured (all divisions, the demo district and the adjacency
+    /// table) to this file afterwards, to inspect it with the sqlite3 shell.
+    #[arg(long)]
+    keep_sqlite: Option<PathBuf>,
+}
+
+impl SummaryArgs {
+    fn options(&self) -> summary::Options {
+        summary::Options {
+            iterations: self.iterations,
+            budget: Duration::from_secs_f64(self.budget_secs),
+            keep_sqlite: self.keep_sqlite.clone(),
+        }
+    }
+}
+
+fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    let pg = match &cli.command {
+        Command::Divisions { pg, .. }
+        | Command::Summary { pg, .. }
+        | Command::All { pg, .. }
+        | Command::DivisionsCase { pg, .. } => pg.url.clone().filter(|u| !u.is_empty()),
+        Command::DivisionsCsv { .. } => None,
+    };
+    // TestDb reads the server from this variable; set it before any thread starts.
+    match &pg {
+        Some(url) => std::env::set_var(linli_store::testing::PG_URL_VAR, url),
+        None => std::env::remove_var(linli_store::testing::PG_URL_VAR),
+    }
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the tokio runtime")?;
+    match cli.command {
+        Command::DivisionsCase { case, csv, .. } => {
+            let result = rt.block_on(divisions::run_case(case, &csv))?;
+            println!("{}", serde_json::to_string(&result)?);
+        }
+        Command::DivisionsCsv { path } => {
+            let n = divisions::write_csv(&path)?;
+            eprintln!("{n} rows written to {}", path.display());
+        }
+        Command::Divisions { load, .. } => {
+            let machine = rt.block_on(machine::describe("divisions", pg.as_deref()));
+            let report = divisions::run(pg.as_deref(), load.repeat)?;
+            print!("{machine}\n{}", report.markdown());
+        }
+        Command::Summary { summary, .. } => {
+            let machine = rt.block_on(machine::describe("summary", pg.as_deref()));
+            let md = rt.block_on(summary::run(pg.is_some(), &summary.options()))?;
+            print!("{machine}\n{md}");
+        }
+        Command::All {
+            load,
+            summary,
+            no_write,
+            ..
+        } => {
+            let machine = rt.block_on(machine::describe("all", pg.as_deref()));
+            let loads = divisions::run(pg.as_deref(), load.repeat)?;
+            let summaries = rt.block_on(summary::run(pg.is_some(), &summary.options()))?;
+            let mut md = String::new();
+            md.push_str("# linli benchmark results\n\n");
+            md.push_str(&machine);
+            md.push('\n');
+            md.push_str(&loads.markdown());
+            md.push('\n');
+            md.push_str(&summaries);
+            md.push_str(&format!(
+                "\nLoad average at the end of the run (1, 5, 15 min): {}.\n",
+                machine::loadavg()
+            ));
+            print!("{md}");
+            if !no_write {
+                let path = concat!(env!("CARGO_MANIFEST_DIR"), "/RESULTS.md");
+                std::fs::write(path, &md).with_context(|| format!("writing {path}"))?;
+                eprintln!("written to {path}");
+            }
+        }
+    }
+    Ok(())
+}

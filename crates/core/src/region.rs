@@ -151,6 +151,26 @@ pub enum RegionCodeError {
     ZeroSegment(String, String),
 }
 
+impl RegionCodeError {
+    /// The same error as a translatable problem (API code `bad_code`), for the reader's
+    /// language.
+    pub fn problem(&self) -> crate::Problem {
+        let p = |key| crate::Problem::new("bad_code", key);
+        match self {
+            RegionCodeError::Empty => p("code.empty"),
+            RegionCodeError::NotDigits(c, pos) => {
+                p("code.not_digits").arg("code", c).arg("position", pos)
+            }
+            RegionCodeError::BadLength(c, n) => {
+                p("code.bad_length").arg("code", c).arg("digits", n)
+            }
+            RegionCodeError::ZeroSegment(c, seg) => {
+                p("code.zero_segment").arg("code", c).arg("segment", seg)
+            }
+        }
+    }
+}
+
 impl RegionCode {
     /// Parses a code. Official levels may end in an all-zero segment (the national tables
     /// use them); grids and micro-grids may not, since users choose those numbers.
@@ -438,6 +458,14 @@ mod tests {
         );
         let msg = RegionCode::parse("3301021").unwrap_err().to_string();
         assert!(msg.contains("2, 4, 6, 9, 12, 15 or 18"), "{msg}");
+        let zh = RegionCode::parse("3301021")
+            .unwrap_err()
+            .problem()
+            .message(crate::i18n::Lang::Zh);
+        assert!(
+            zh.contains("7 位") && zh.contains("2、4、6、9、12、15 或 18"),
+            "{zh}"
+        );
         // Official levels keep their all-zero segments: 东莞市 441900, 金门县 350527000.
         assert_eq!(code("441900").parent(), Some(code("4419")));
         assert_eq!(code("441900").key(), code("4419").key());

@@ -335,13 +335,7 @@ fn rejection_text(e: &JsonRejection) -> String {
 }
 
 pub fn parse_code(s: &str, field: &'static str) -> AppResult<RegionCode> {
-    RegionCode::parse(s).map_err(|e| {
-        AppError::bad_request(
-            Problem::new("bad_code", "error.bad_code")
-                .arg("detail", e)
-                .field(field),
-        )
-    })
+    RegionCode::parse(s).map_err(|e| AppError::bad_request(e.problem().field(field)))
 }
 
 pub fn actor(user: &User, ip: Option<SocketAddr>) -> Actor {
@@ -705,6 +699,7 @@ async fn get_grid(
 ) -> AppResult<Json<GridDto>> {
     let code = parse_code(&code, "code")?;
     require_view(&s.user, code)?;
+    grid_level(code)?;
     let grid = state
         .store
         .grid(code)
@@ -739,6 +734,19 @@ async fn create_grid(
     Ok((StatusCode::CREATED, Json(GridDto::from(&grid))))
 }
 
+/// Refuses a grid route for a code above the grid levels (404: there is no such grid).
+fn grid_level(code: RegionCode) -> AppResult<()> {
+    if code.level() < Level::Grid {
+        return Err(AppError::Problem(
+            StatusCode::NOT_FOUND,
+            Problem::new("not_a_grid", "error.not_a_grid")
+                .arg("code", code)
+                .field("code"),
+        ));
+    }
+    Ok(())
+}
+
 /// A store error, with "not found" naming the code that was asked for.
 pub fn named(e: linli_store::StoreError, code: RegionCode) -> AppError {
     match e {
@@ -770,6 +778,7 @@ async fn update_grid(
 ) -> AppResult<Json<GridDto>> {
     let code = parse_code(&code, "code")?;
     require_manage(&s.user, code)?;
+    grid_level(code)?;
     let input = grid_input(lang, body)?;
     let grid = state
         .store
@@ -791,9 +800,7 @@ async fn delete_grid(
 ) -> AppResult<StatusCode> {
     let code = parse_code(&code, "code")?;
     require_manage(&s.user, code)?;
-    if code.level() < Level::Grid {
-        return Err(AppError::NotFound(code.to_string()));
-    }
+    grid_level(code)?;
     state
         .store
         .delete_grid(&actor(&s.user, Some(addr)), code)

@@ -535,7 +535,7 @@ struct GridForm {
 impl GridForm {
     /// The form's fields as the API takes them, with staff lines "role,name" and the
     /// boundary as GeoJSON text.
-    fn fields(&self, lang: Lang) -> AppResult<GridFields> {
+    fn fields(&self) -> AppResult<GridFields> {
         let mut staff = Vec::new();
         for (i, line) in self
             .staff
@@ -574,7 +574,6 @@ impl GridForm {
                 )
             })?)
         };
-        let _ = lang;
         Ok(GridFields {
             name: self.name.clone(),
             kind: Some(self.kind.clone()),
@@ -681,7 +680,7 @@ async fn create_grid(
                 )
             })?),
         };
-        let input = grid_input(lang, form.fields(lang)?)?;
+        let input = grid_input(lang, form.fields()?)?;
         Ok::<_, AppError>(
             state
                 .store
@@ -792,7 +791,7 @@ async fn update_grid(
     let code = parse_code(&code, "code")?;
     require_manage(&s.user, code)?;
     let result = async {
-        let input = grid_input(lang, form.fields(lang)?)?;
+        let input = grid_input(lang, form.fields()?)?;
         Ok::<_, AppError>(
             state
                 .store

@@ -659,12 +659,13 @@ async fn regions_scenario(app: App) -> App {
     r.status(200);
     assert_eq!(r.json()["items"], json!([]));
 
-    // Malformed codes: 400 bad_code naming the field and the rule, on every route.
+    // Malformed codes: 400 bad_code naming the field and the rule, on every route, wholly in
+    // the caller's language.
     let cases = [
-        ("abc", "digit"),
-        ("3301021", "2, 4, 6, 9, 12, 15 or 18"),
-        ("%20", "2 to 18 digits"),
-        ("330102001051000", "001 to 999"),
+        ("abc", "不是数字"),
+        ("3301021", "2、4、6、9、12、15 或 18"),
+        ("%20", "2–18 位数字"),
+        ("330102001051000", "001–999"),
     ];
     for (bad, rule) in cases {
         for path in [
@@ -679,7 +680,8 @@ async fn regions_scenario(app: App) -> App {
                 .await
                 .error(400, "bad_code", Some("code"));
             let msg = e["message"].as_str().unwrap();
-            assert!(msg.contains("区域代码无效"), "{path}: {msg}");
+            assert!(msg.contains("区域代码"), "{path}: {msg}");
+            assert!(!msg.contains("region code"), "{path}: no English inside Chinese: {msg}");
             assert!(
                 msg.contains(rule),
                 "{path}: {msg} should name the rule {rule:?}"
@@ -691,7 +693,7 @@ async fn regions_scenario(app: App) -> App {
         .await
         .error(400, "bad_code", Some("parent"));
     assert!(
-        e["message"].as_str().unwrap().contains("2 to 18 digits"),
+        e["message"].as_str().unwrap().contains("2–18 位数字"),
         "{e}"
     );
     app

@@ -1,17 +1,22 @@
 //! Loading the national division tables into the region tree.
 //!
-//! On SQLite the rows go in as multi-row upserts inside one transaction; on PostgreSQL they
-//! are streamed with COPY into a staging table and merged. Either way the load is
-//! all-or-nothing, re-runnable (names are updated, rows never duplicated), and reports
-//! progress row by row.
+//! The tables are decoded on a blocking thread and streamed in chunks to the loader, so
+//! decoding overlaps writing and the whole country is never held in memory twice.
+//!
+//! A first load into an empty tree takes the fast path: the secondary index is dropped, rows
+//! go in as plain multi-row INSERTs (SQLite) or COPY straight into the table (PostgreSQL), the
+//! index is rebuilt once, and the planner's statistics are refreshed. A reload merges: names
+//! are updated and rows are never duplicated. Either way the load is one transaction, all or
+//! nothing, and reports progress.
 
-use linli_core::{Level, RegionCode};
-use linli_divisions::{read_table, DivisionsError, COUNTS};
+use linli_core::RegionCode;
+use linli_divisions::{read_table, COUNTS};
+use tokio::sync::mpsc;
 
 use crate::{now_ms, on_write, Result, Store, StoreError};
 
-/// Rows per multi-row INSERT on SQLite: 3 parameters each, well under SQLite's limit of 32,766.
-const SQLITE_CHUNK: usize = 4_000;
+/// Rows per chunk handed from the decoder to the loader.
+const CHUNK: usize = 4_000;
 
 /// Where a load stands, for progress bars.
 pub trait Progress: Sync {
@@ -30,32 +35,57 @@ struct Row {
     name: String,
 }
 
-fn collect(prefix: &str) -> Result<Vec<Row>> {
-    let mut rows = Vec::with_capacity(if prefix.is_empty() {
-        COUNTS.iter().sum()
-    } else {
-        256
-    });
+/// Whether the load can skip merging because the tree is empty.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    Fresh,
+    Merge,
+}
+
+/// Decodes the built-in tables (the rows of codes starting with `prefix`, and their
+/// ancestors) into chunks, on the calling (blocking) thread.
+fn decode(prefix: &str, tx: mpsc::Sender<Result<Vec<Row>>>) {
     for table in 0..COUNTS.len() {
-        for d in read_table(table, prefix)
-            .map_err(|e: DivisionsError| StoreError::Corrupt(e.to_string()))?
-        {
-            let code = RegionCode::parse(&d.code)
-                .map_err(|e| StoreError::Corrupt(format!("built-in division {}: {e}", d.code)))?;
-            if !code.level().is_official() || code.level() > Level::Community {
-                return Err(StoreError::Corrupt(format!(
-                    "built-in division {} is not a division",
-                    d.code
-                )));
+        let rows = match read_table(table, prefix) {
+            Ok(rows) => rows,
+            Err(e) => {
+                let _ = tx.blocking_send(Err(StoreError::Corrupt(e.to_string())));
+                return;
             }
-            rows.push(Row {
+        };
+        let mut chunk = Vec::with_capacity(CHUNK);
+        for d in rows {
+            let code = match RegionCode::parse(&d.code) {
+                Ok(c) if c.level().is_official() => c,
+                other => {
+                    let why = other
+                        .map(|c| format!("level {:?}", c.level()))
+                        .unwrap_or_else(|e| e.to_string());
+                    let _ = tx.blocking_send(Err(StoreError::Corrupt(format!(
+                        "built-in division {}: {why}",
+                        d.code
+                    ))));
+                    return;
+                }
+            };
+            chunk.push(Row {
                 level: i32::from(code.level().number()),
                 key: code.key(),
                 name: d.name,
             });
+            if chunk.len() == CHUNK {
+                if tx
+                    .blocking_send(Ok(std::mem::replace(&mut chunk, Vec::with_capacity(CHUNK))))
+                    .is_err()
+                {
+                    return; // The loader stopped (an error): nothing more to do.
+                }
+            }
+        }
+        if !chunk.is_empty() && tx.blocking_send(Ok(chunk)).is_err() {
+            return;
         }
     }
-    Ok(rows)
 }
 
 /// Escapes a value for PostgreSQL's COPY text format.
@@ -81,13 +111,24 @@ impl Store {
     /// a district's code for a small test database, which brings its ancestors along).
     /// Returns the number of rows loaded.
     pub async fn load_divisions(&self, prefix: &str, progress: &dyn Progress) -> Result<u64> {
-        let rows = collect(prefix)?;
-        let total = rows.len() as u64;
+        let total: u64 = if prefix.is_empty() {
+            COUNTS.iter().sum::<usize>() as u64
+        } else {
+            0
+        };
         progress.start(total);
+        let (tx, mut rx) = mpsc::channel::<Result<Vec<Row>>>(8);
+        let owned_prefix = prefix.to_string();
+        let decoder = tokio::task::spawn_blocking(move || decode(&owned_prefix, tx));
         let stamp = now_ms().to_string();
-        on_write!(self, p => {
+        let loaded = on_write!(self, p => {
             let mut tx = p.begin().await?;
-            tx.load(&rows, progress).await?;
+            let empty = sqlx::query_scalar::<_, i64>("SELECT count(*) FROM (SELECT 1 FROM regions LIMIT 1) AS any_row")
+                .fetch_one(&mut *tx)
+                .await?
+                == 0;
+            let mode = if empty { Mode::Fresh } else { Mode::Merge };
+            let loaded = tx.load(mode, &mut rx, progress).await?;
             sqlx::query(
                 "INSERT INTO meta (name, value) VALUES ('divisions_loaded_at', $1) \
                  ON CONFLICT (name) DO UPDATE SET value = excluded.value",
@@ -96,73 +137,148 @@ impl Store {
             .execute(&mut *tx)
             .await?;
             tx.commit().await?;
+            // Fresh statistics let the planner pick the primary key for range counts.
+            sqlx::query("ANALYZE regions").execute(p).await?;
+            loaded
         });
-        Ok(total)
+        decoder
+            .await
+            .map_err(|e| StoreError::Corrupt(format!("decoding the divisions: {e}")))?;
+        Ok(loaded)
     }
 }
 
 /// The bulk load, written per backend.
 trait LoadRows {
-    async fn load(&mut self, rows: &[Row], progress: &dyn Progress) -> Result<()>;
+    async fn load(
+        &mut self,
+        mode: Mode,
+        rx: &mut mpsc::Receiver<Result<Vec<Row>>>,
+        progress: &dyn Progress,
+    ) -> Result<u64>;
 }
 
 impl LoadRows for sqlx::Transaction<'_, sqlx::Sqlite> {
-    async fn load(&mut self, rows: &[Row], progress: &dyn Progress) -> Result<()> {
-        for chunk in rows.chunks(SQLITE_CHUNK) {
+    async fn load(
+        &mut self,
+        mode: Mode,
+        rx: &mut mpsc::Receiver<Result<Vec<Row>>>,
+        progress: &dyn Progress,
+    ) -> Result<u64> {
+        if mode == Mode::Fresh {
+            sqlx::query("DROP INDEX IF EXISTS regions_by_key")
+                .execute(&mut **self)
+                .await?;
+        }
+        let mut loaded = 0;
+        while let Some(chunk) = rx.recv().await {
+            let chunk = chunk?;
             let mut qb = sqlx::QueryBuilder::<sqlx::Sqlite>::new(
                 "INSERT INTO regions (level, key, name, source) ",
             );
-            qb.push_values(chunk, |mut b, r| {
+            qb.push_values(&chunk, |mut b, r| {
                 b.push_bind(r.level)
                     .push_bind(r.key)
                     .push_bind(&r.name)
                     .push("'official'");
             });
-            qb.push(
-                " ON CONFLICT (level, key) DO UPDATE SET name = excluded.name \
-                  WHERE regions.name <> excluded.name",
-            );
-            qb.build().persistent(false).execute(&mut **self).await?;
+            if mode == Mode::Merge {
+                qb.push(
+                    " ON CONFLICT (level, key) DO UPDATE SET name = excluded.name \
+                      WHERE regions.name <> excluded.name",
+                );
+            }
+            // Full chunks share one statement text: keep it prepared.
+            qb.build()
+                .persistent(chunk.len() == CHUNK)
+                .execute(&mut **self)
+                .await?;
+            loaded += chunk.len() as u64;
             progress.advance(chunk.len() as u64);
         }
-        Ok(())
+        if mode == Mode::Fresh {
+            sqlx::query("CREATE INDEX regions_by_key ON regions (key, level)")
+                .execute(&mut **self)
+                .await?;
+        }
+        Ok(loaded)
     }
 }
 
 impl LoadRows for sqlx::Transaction<'_, sqlx::Postgres> {
-    async fn load(&mut self, rows: &[Row], progress: &dyn Progress) -> Result<()> {
-        sqlx::query(
-            "CREATE TEMP TABLE division_staging (level INTEGER, key BIGINT, name TEXT) ON COMMIT DROP",
-        )
-        .execute(&mut **self)
-        .await?;
-        let mut copy = self
-            .copy_in_raw("COPY division_staging (level, key, name) FROM STDIN")
-            .await?;
+    async fn load(
+        &mut self,
+        mode: Mode,
+        rx: &mut mpsc::Receiver<Result<Vec<Row>>>,
+        progress: &dyn Progress,
+    ) -> Result<u64> {
+        let target = match mode {
+            Mode::Fresh => {
+                sqlx::query("DROP INDEX IF EXISTS regions_by_key")
+                    .execute(&mut **self)
+                    .await?;
+                "regions"
+            }
+            Mode::Merge => {
+                sqlx::query(
+                    "CREATE TEMP TABLE division_staging (level INTEGER, key BIGINT, name TEXT) ON COMMIT DROP",
+                )
+                .execute(&mut **self)
+                .await?;
+                "division_staging"
+            }
+        };
+        let statement = if mode == Mode::Fresh {
+            "COPY regions (level, key, name, source) FROM STDIN".to_string()
+        } else {
+            format!("COPY {target} (level, key, name) FROM STDIN")
+        };
+        let mut copy = self.copy_in_raw(&statement).await?;
         let mut buf = String::with_capacity(1 << 20);
-        for chunk in rows.chunks(20_000) {
+        let mut loaded = 0;
+        while let Some(chunk) = rx.recv().await {
+            let chunk = match chunk {
+                Ok(c) => c,
+                Err(e) => {
+                    let _ = copy.abort("decoding failed").await;
+                    return Err(e);
+                }
+            };
             buf.clear();
-            for r in chunk {
+            for r in &chunk {
                 buf.push_str(&r.level.to_string());
                 buf.push('\t');
                 buf.push_str(&r.key.to_string());
                 buf.push('\t');
                 copy_escape(&r.name, &mut buf);
+                if mode == Mode::Fresh {
+                    buf.push_str("\tofficial");
+                }
                 buf.push('\n');
             }
             copy.send(buf.as_bytes()).await?;
+            loaded += chunk.len() as u64;
             progress.advance(chunk.len() as u64);
         }
         copy.finish().await?;
-        sqlx::query(
-            "INSERT INTO regions (level, key, name, source) \
-             SELECT level, key, name, 'official' FROM division_staging ORDER BY level, key \
-             ON CONFLICT (level, key) DO UPDATE SET name = excluded.name \
-             WHERE regions.name <> excluded.name",
-        )
-        .execute(&mut **self)
-        .await?;
-        Ok(())
+        match mode {
+            Mode::Fresh => {
+                sqlx::query("CREATE INDEX regions_by_key ON regions (key, level)")
+                    .execute(&mut **self)
+                    .await?;
+            }
+            Mode::Merge => {
+                sqlx::query(
+                    "INSERT INTO regions (level, key, name, source) \
+                     SELECT level, key, name, 'official' FROM division_staging \
+                     ON CONFLICT (level, key) DO UPDATE SET name = excluded.name \
+                     WHERE regions.name <> excluded.name",
+                )
+                .execute(&mut **self)
+                .await?;
+            }
+        }
+        Ok(loaded)
     }
 }
 

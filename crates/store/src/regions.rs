@@ -164,34 +164,43 @@ impl Store {
     }
 
     /// Number of regions of each level strictly below `code` (the whole country for `None`):
-    /// one range scan.
+    /// one statement, one primary-key range count per level.
     pub async fn summary(&self, code: Option<RegionCode>) -> Result<Vec<(Level, i64)>> {
-        let (range, level) = match code {
-            Some(c) => (c.range(), level_number(c.level())),
-            None => (Scope::Nation.range(), 0),
+        let (range, below) = match code {
+            Some(c) => (c.range(), Some(c.level())),
+            None => (Scope::Nation.range(), None),
         };
-        let rows = on_read!(self, p => {
-            sqlx::query_as::<_, (i32, i64)>(
-                "SELECT level, count(*) FROM regions \
-                 WHERE key >= $1 AND key < $2 AND level > $3 GROUP BY level ORDER BY level",
-            )
-            .bind(range.start)
-            .bind(range.end)
-            .bind(level)
-            .fetch_all(p)
-            .await?
-        });
-        let mut out: Vec<(Level, i64)> = Level::ALL
+        let levels: Vec<Level> = Level::ALL
             .into_iter()
-            .filter(|l| level_number(*l) > level)
-            .map(|l| (l, 0))
+            .filter(|l| below.is_none_or(|b| *l > b))
             .collect();
-        for (l, n) in rows {
-            if let Some(slot) = out.iter_mut().find(|(x, _)| level_number(*x) == l) {
-                slot.1 = n;
-            }
+        if levels.is_empty() {
+            return Ok(Vec::new());
         }
-        Ok(out)
+        // The level numbers are our own constants, so they are written into the SQL.
+        let sql = levels
+            .iter()
+            .map(|l| {
+                let n = level_number(*l);
+                format!("SELECT {n}, count(*) FROM regions WHERE level = {n} AND key >= $1 AND key < $2")
+            })
+            .collect::<Vec<_>>()
+            .join(" UNION ALL ");
+        let rows = on_read!(self, p => {
+            sqlx::query_as::<_, (i32, i64)>(&sql).bind(range.start).bind(range.end).fetch_all(p).await?
+        });
+        Ok(levels
+            .into_iter()
+            .map(|l| {
+                (
+                    l,
+                    rows.iter()
+                        .find(|(n, _)| *n == level_number(l))
+                        .map(|(_, c)| *c)
+                        .unwrap_or(0),
+                )
+            })
+            .collect())
     }
 
     /// Regions in `scope` whose name contains `q`, in code order (so a street comes before its
