@@ -681,7 +681,10 @@ async fn regions_scenario(app: App) -> App {
                 .error(400, "bad_code", Some("code"));
             let msg = e["message"].as_str().unwrap();
             assert!(msg.contains("区域代码"), "{path}: {msg}");
-            assert!(!msg.contains("region code"), "{path}: no English inside Chinese: {msg}");
+            assert!(
+                !msg.contains("region code"),
+                "{path}: no English inside Chinese: {msg}"
+            );
             assert!(
                 msg.contains(rule),
                 "{path}: {msg} should name the rule {rule:?}"
