@@ -792,13 +792,11 @@ async fn update_grid(
     require_manage(&s.user, code)?;
     let result = async {
         let input = grid_input(lang, form.fields()?)?;
-        Ok::<_, AppError>(
-            state
-                .store
-                .update_grid(&api::actor(&s.user, Some(addr)), code, input)
-                .await
-                .map_err(|e| api::named(e, code))?,
-        )
+        state
+            .store
+            .update_grid(&api::actor(&s.user, Some(addr)), code, input)
+            .await
+            .map_err(|e| api::named(e, code))
     }
     .await;
     match result {

@@ -73,13 +73,13 @@ fn decode(prefix: &str, tx: mpsc::Sender<Result<Vec<Row>>>) {
                 key: code.key(),
                 name: d.name,
             });
-            if chunk.len() == CHUNK {
-                if tx
+            // A full chunk goes to the loader; if the loader stopped (an error), stop too.
+            if chunk.len() == CHUNK
+                && tx
                     .blocking_send(Ok(std::mem::replace(&mut chunk, Vec::with_capacity(CHUNK))))
                     .is_err()
-                {
-                    return; // The loader stopped (an error): nothing more to do.
-                }
+            {
+                return;
             }
         }
         if !chunk.is_empty() && tx.blocking_send(Ok(chunk)).is_err() {
