@@ -400,6 +400,23 @@ pub fn grid_input(lang: Lang, f: GridFields) -> AppResult<GridInput> {
     })
 }
 
+/// Parses a region code from a path, checks the caller may see it (before any lookup, so
+/// the answer outside the area is the same whether or not it exists), and fetches it.
+pub async fn visible_region(
+    state: &AppState,
+    user: &User,
+    code: &str,
+) -> AppResult<(RegionCode, Region)> {
+    let code = parse_code(code, "code")?;
+    require_view(user, code)?;
+    let region = state
+        .store
+        .region(code)
+        .await?
+        .ok_or_else(|| AppError::NotFound(code.to_string()))?;
+    Ok((code, region))
+}
+
 /// The regions above `code`, in one query.
 pub async fn ancestors(state: &AppState, code: RegionCode) -> AppResult<Vec<Region>> {
     Ok(state.store.regions(&code.ancestors()).await?)
@@ -526,13 +543,7 @@ async fn region(
     ApiUser(s): ApiUser,
     Path(code): Path<String>,
 ) -> AppResult<Json<RegionDetail>> {
-    let code = parse_code(&code, "code")?;
-    require_view(&s.user, code)?;
-    let region = state
-        .store
-        .region(code)
-        .await?
-        .ok_or_else(|| AppError::NotFound(code.to_string()))?;
+    let (code, region) = visible_region(&state, &s.user, &code).await?;
     let ancestors = ancestors(&state, code).await?;
     let parent_name = ancestors.last().map(|a| a.name.as_str());
     let grid = if code.level() >= Level::Grid {
@@ -566,13 +577,7 @@ async fn children(
     ApiUser(s): ApiUser,
     Path(code): Path<String>,
 ) -> AppResult<Json<RegionList>> {
-    let code = parse_code(&code, "code")?;
-    require_view(&s.user, code)?;
-    let region = state
-        .store
-        .region(code)
-        .await?
-        .ok_or_else(|| AppError::NotFound(code.to_string()))?;
+    let (code, region) = visible_region(&state, &s.user, &code).await?;
     let rows = state.store.children(Some(code)).await?;
     Ok(Json(RegionList {
         items: rows_to_dtos(&rows, Some(&region.name)),
@@ -588,13 +593,7 @@ async fn summary(
     ApiUser(s): ApiUser,
     Path(code): Path<String>,
 ) -> AppResult<Json<SummaryDto>> {
-    let code = parse_code(&code, "code")?;
-    require_view(&s.user, code)?;
-    let region = state
-        .store
-        .region(code)
-        .await?
-        .ok_or_else(|| AppError::NotFound(code.to_string()))?;
+    let (code, region) = visible_region(&state, &s.user, &code).await?;
     let counts = state.store.summary(Some(code)).await?;
     Ok(Json(summary_dto(code.to_string(), region.name, &counts)))
 }
@@ -670,13 +669,7 @@ async fn map(
     ApiUser(s): ApiUser,
     Path(code): Path<String>,
 ) -> AppResult<Response> {
-    let code = parse_code(&code, "code")?;
-    require_view(&s.user, code)?;
-    let region = state
-        .store
-        .region(code)
-        .await?
-        .ok_or_else(|| AppError::NotFound(code.to_string()))?;
+    let (code, region) = visible_region(&state, &s.user, &code).await?;
     let data = state.store.map_data(code, &region.name).await?;
     Ok((
         [

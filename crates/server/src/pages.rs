@@ -18,8 +18,10 @@ use linli_store::{Grid, Session, SessionKind};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use crate::api::{self, grid_input, parse_code, require_manage_below, GridFields, StaffDto};
-use crate::auth::{self, require_manage, require_view, PageUser};
+use crate::api::{
+    self, grid_input, parse_code, require_manage_below, visible_region, GridFields, StaffDto,
+};
+use crate::auth::{self, require_manage, PageUser};
 use crate::error::{AppError, AppResult};
 use crate::{AppState, ReqLang, LANG_COOKIE};
 
@@ -364,13 +366,7 @@ async fn region_page(
     PageUser(s): PageUser,
     Path(code): Path<String>,
 ) -> AppResult<Response> {
-    let code = parse_code(&code, "code")?;
-    require_view(&s.user, code)?;
-    let region = state
-        .store
-        .region(code)
-        .await?
-        .ok_or_else(|| AppError::NotFound(code.to_string()))?;
+    let (code, region) = visible_region(&state, &s.user, &code).await?;
     let ancestors = api::ancestors(&state, code).await?;
     let parent_name = ancestors.last().map(|a| a.name.clone());
     let summary = state.store.summary(Some(code)).await?;
@@ -455,13 +451,7 @@ async fn map_page(
     PageUser(s): PageUser,
     Path(code): Path<String>,
 ) -> AppResult<Response> {
-    let code = parse_code(&code, "code")?;
-    require_view(&s.user, code)?;
-    let region = state
-        .store
-        .region(code)
-        .await?
-        .ok_or_else(|| AppError::NotFound(code.to_string()))?;
+    let (code, region) = visible_region(&state, &s.user, &code).await?;
     let ctx = merge(
         base(lang, &s, &format!("/regions/{code}/map"), None),
         json!({"region": {"code": code.to_string(), "name": region.name}}),

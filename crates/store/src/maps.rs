@@ -48,22 +48,9 @@ pub fn encode_lines(lines: &[Vec<[f64; 2]>]) -> String {
     serde_json::to_string(&v).unwrap_or_else(|_| "[]".to_string())
 }
 
+/// The box around every point of the polylines.
 pub fn lines_bbox(lines: &[Vec<[f64; 2]>]) -> Option<BBox> {
-    let mut it = lines.iter().flatten();
-    let first = it.next()?;
-    let mut b = BBox {
-        min_lon: first[0],
-        min_lat: first[1],
-        max_lon: first[0],
-        max_lat: first[1],
-    };
-    for p in it {
-        b.min_lon = b.min_lon.min(p[0]);
-        b.min_lat = b.min_lat.min(p[1]);
-        b.max_lon = b.max_lon.max(p[0]);
-        b.max_lat = b.max_lat.max(p[1]);
-    }
-    Some(b)
+    BBox::of(lines.iter().flatten())
 }
 
 type RawLayer = (i32, i64, String, String, f64, f64, f64, f64, String);

@@ -53,6 +53,28 @@ pub(crate) fn level_number(level: Level) -> i32 {
     i32::from(level.number())
 }
 
+/// The statement behind [`Store::summary`] (binding the subtree's key range as `$1`, `$2`)
+/// and the levels it counts: public so that the benchmark explains the very same query.
+pub fn summary_sql(code: Option<RegionCode>) -> (String, Vec<Level>) {
+    let below = code.map(|c| c.level());
+    let levels: Vec<Level> = Level::ALL
+        .into_iter()
+        .filter(|l| below.is_none_or(|b| *l > b))
+        .collect();
+    // The level numbers are our own constants, so they are written into the SQL.
+    let sql = levels
+        .iter()
+        .map(|l| {
+            let n = level_number(*l);
+            format!(
+                "SELECT {n}, count(*) FROM regions WHERE level = {n} AND key >= $1 AND key < $2"
+            )
+        })
+        .collect::<Vec<_>>()
+        .join(" UNION ALL ");
+    (sql, levels)
+}
+
 /// Escapes `%`, `_` and `\` for a LIKE pattern with `ESCAPE '\'`.
 fn like_escape(q: &str) -> String {
     let mut out = String::with_capacity(q.len() + 2);
@@ -166,26 +188,11 @@ impl Store {
     /// Number of regions of each level strictly below `code` (the whole country for `None`):
     /// one statement, one primary-key range count per level.
     pub async fn summary(&self, code: Option<RegionCode>) -> Result<Vec<(Level, i64)>> {
-        let (range, below) = match code {
-            Some(c) => (c.range(), Some(c.level())),
-            None => (Scope::Nation.range(), None),
-        };
-        let levels: Vec<Level> = Level::ALL
-            .into_iter()
-            .filter(|l| below.is_none_or(|b| *l > b))
-            .collect();
+        let (sql, levels) = summary_sql(code);
         if levels.is_empty() {
             return Ok(Vec::new());
         }
-        // The level numbers are our own constants, so they are written into the SQL.
-        let sql = levels
-            .iter()
-            .map(|l| {
-                let n = level_number(*l);
-                format!("SELECT {n}, count(*) FROM regions WHERE level = {n} AND key >= $1 AND key < $2")
-            })
-            .collect::<Vec<_>>()
-            .join(" UNION ALL ");
+        let range = code.map(|c| c.range()).unwrap_or(Scope::Nation.range());
         let rows = on_read!(self, p => {
             sqlx::query_as::<_, (i32, i64)>(&sql).bind(range.start).bind(range.end).fetch_all(p).await?
         });
