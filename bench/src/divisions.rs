@@ -9,7 +9,6 @@
 use std::io::Write;
 use std::path::Path;
 use std::process::{Command, Stdio};
-use std::str::FromStr;
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
@@ -18,7 +17,7 @@ use linli_divisions::{read_table, COUNTS};
 use linli_store::divisions::Quiet;
 use linli_store::testing::{TestDb, PG_URL_VAR};
 use serde::{Deserialize, Serialize};
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqliteSynchronous};
+use sqlx::sqlite::SqliteConnectOptions;
 use sqlx::Connection;
 
 use crate::stats::{group, median, ratio};
@@ -161,14 +160,9 @@ fn sqlite_path(db: &TestDb) -> &str {
     db.url.strip_prefix("sqlite://").unwrap_or(&db.url)
 }
 
-/// The connection options linli's store uses for SQLite (see `Store::connect`).
+/// linli's own SQLite connection settings, so that peers connect exactly alike.
 fn sqlite_options(url: &str) -> Result<SqliteConnectOptions> {
-    Ok(SqliteConnectOptions::from_str(url)?
-        .journal_mode(SqliteJournalMode::Wal)
-        .synchronous(SqliteSynchronous::Normal)
-        .foreign_keys(true)
-        .busy_timeout(Duration::from_secs(10))
-        .pragma("cache_size", "-65536"))
+    Ok(linli_store::sqlite_options(url)?)
 }
 
 /// Rows in `regions`, counted after a load (untimed).

@@ -3,7 +3,6 @@
 //! walked with a recursive CTE, on the same rows in the same database.
 
 use std::path::PathBuf;
-use std::str::FromStr;
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
@@ -12,9 +11,7 @@ use linli_store::divisions::Quiet;
 use linli_store::testing::TestDb;
 use linli_store::{Backend, Store};
 use sqlx::postgres::{PgPool, PgPoolOptions};
-use sqlx::sqlite::{
-    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
-};
+use sqlx::sqlite::{SqliteConnectOptions, SqlitePool, SqlitePoolOptions};
 use sqlx::Connection;
 
 use crate::stats::{group, median, ratio};
@@ -136,13 +133,9 @@ fn bounds(code: Option<RegionCode>) -> (i64, i64, i32) {
     }
 }
 
+/// linli's own SQLite connection settings, so that peers connect exactly alike.
 fn sqlite_options(url: &str) -> Result<SqliteConnectOptions> {
-    Ok(SqliteConnectOptions::from_str(url)?
-        .journal_mode(SqliteJournalMode::Wal)
-        .synchronous(SqliteSynchronous::Normal)
-        .foreign_keys(true)
-        .busy_timeout(Duration::from_secs(10))
-        .pragma("cache_size", "-65536"))
+    Ok(linli_store::sqlite_options(url)?)
 }
 
 /// One adjacency row per region: (code, parent code, level).

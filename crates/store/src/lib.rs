@@ -45,12 +45,13 @@ pub(crate) enum Db {
     Postgres(PgPool),
 }
 
-/// Runs `$body` with `$p` bound to a pool for reading, and the type alias `DB` naming the
-/// backend's sqlx database type.
-macro_rules! on_read {
-    ($store:expr, $p:ident => $body:expr) => {
+/// Runs `$body` once per backend with `$p` bound to that backend's pool (for SQLite, the
+/// `$pool` one: `read` or `write`) and the type alias `DB` naming its sqlx database type, so
+/// one query text is type-checked against both.
+macro_rules! on_pool {
+    ($store:expr, $pool:ident, $p:ident => $body:expr) => {
         match &$store.db {
-            $crate::Db::Sqlite { read: $p, .. } => {
+            $crate::Db::Sqlite { $pool: $p, .. } => {
                 #[allow(dead_code)]
                 type DB = sqlx::Sqlite;
                 $body
@@ -64,24 +65,20 @@ macro_rules! on_read {
     };
 }
 
-/// Like [`on_read!`], with the pool that writes.
-macro_rules! on_write {
+/// [`on_pool!`] with a pool for reading.
+macro_rules! on_read {
     ($store:expr, $p:ident => $body:expr) => {
-        match &$store.db {
-            $crate::Db::Sqlite { write: $p, .. } => {
-                #[allow(dead_code)]
-                type DB = sqlx::Sqlite;
-                $body
-            }
-            $crate::Db::Postgres($p) => {
-                #[allow(dead_code)]
-                type DB = sqlx::Postgres;
-                $body
-            }
-        }
+        $crate::on_pool!($store, read, $p => $body)
     };
 }
-pub(crate) use {on_read, on_write};
+
+/// [`on_pool!`] with the pool that writes.
+macro_rules! on_write {
+    ($store:expr, $p:ident => $body:expr) => {
+        $crate::on_pool!($store, write, $p => $body)
+    };
+}
+pub(crate) use {on_pool, on_read, on_write};
 
 /// Which database a store runs on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -146,13 +143,7 @@ impl Store {
         } else {
             format!("sqlite://{url}")
         };
-        let options = SqliteConnectOptions::from_str(&sqlite_url)?
-            .create_if_missing(true)
-            .journal_mode(SqliteJournalMode::Wal)
-            .synchronous(SqliteSynchronous::Normal)
-            .foreign_keys(true)
-            .busy_timeout(Duration::from_secs(10))
-            .pragma("cache_size", "-65536");
+        let options = sqlite_options(&sqlite_url)?.create_if_missing(true);
         let write = SqlitePoolOptions::new()
             .max_connections(1)
             .connect_with(options.clone())
@@ -211,6 +202,18 @@ impl Store {
                 .await?
         }))
     }
+}
+
+/// The connection settings linli uses for SQLite (WAL, synchronous NORMAL, foreign keys on,
+/// a 10 s busy timeout, a 64 MiB page cache); public so that the benchmarks open their
+/// peers' connections exactly alike.
+pub fn sqlite_options(url: &str) -> Result<SqliteConnectOptions> {
+    Ok(SqliteConnectOptions::from_str(url)?
+        .journal_mode(SqliteJournalMode::Wal)
+        .synchronous(SqliteSynchronous::Normal)
+        .foreign_keys(true)
+        .busy_timeout(Duration::from_secs(10))
+        .pragma("cache_size", "-65536"))
 }
 
 /// Milliseconds since 1970 (UTC): how linli stores instants, the same on both backends.
