@@ -48,7 +48,7 @@ pub struct BBox {
 }
 
 /// Why a GeoJSON value is not the geometry wanted. `args` always holds `path`, the place in
-/// the document (`GeoJSON` for the top level); the message in [`i18n::TABLE`] says how to fix
+/// the document (`GeoJSON` for the top level); the message in [`i18n::TABLES`] says how to fix
 /// it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct GeoError {

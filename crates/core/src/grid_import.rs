@@ -45,7 +45,7 @@ pub struct RowError {
 }
 
 impl RowError {
-    fn new(row: usize, field: impl Into<String>, key: &'static str) -> RowError {
+    pub fn new(row: usize, field: impl Into<String>, key: &'static str) -> RowError {
         RowError {
             row,
             field: field.into(),
@@ -54,7 +54,7 @@ impl RowError {
         }
     }
 
-    fn arg(mut self, name: &str, value: impl ToString) -> RowError {
+    pub fn arg(mut self, name: &str, value: impl ToString) -> RowError {
         self.args.push((name.to_string(), value.to_string()));
         self
     }

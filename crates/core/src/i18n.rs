@@ -60,8 +60,15 @@ impl Lang {
     }
 }
 
-/// (key, Chinese, English).
-pub static TABLE: &[(&str, &str, &str)] = &[
+/// One entry: (key, Chinese, English).
+pub type Entry = (&'static str, &'static str, &'static str);
+
+/// The table, in one slice per capability so that each stays beside its own kind of text;
+/// lookups see them as one, and the test below checks keys are unique across all of them.
+pub static TABLES: &[&[Entry]] = &[FOUNDATION, crate::registry_text::TABLE];
+
+/// The entries of the foundation: the shell, sign-in, regions, grids, maps, audit.
+pub static FOUNDATION: &[Entry] = &[
     // Shell
     ("app.name", "邻里", "linli"),
     ("app.tagline", "社区治理与邻里服务平台", "Community governance and neighbourhood services"),
@@ -294,9 +301,14 @@ pub static TABLE: &[(&str, &str, &str)] = &[
     ("import.geometry_required", "缺少边界：GeoJSON 导入时每个要素都必须有 Polygon 或 MultiPolygon 几何。", "No boundary: in a GeoJSON import every feature needs a Polygon or MultiPolygon geometry."),
 ];
 
+/// Every entry of every slice.
+pub fn entries() -> impl Iterator<Item = &'static Entry> {
+    TABLES.iter().flat_map(|t| t.iter())
+}
+
 fn index() -> &'static HashMap<&'static str, (&'static str, &'static str)> {
     static INDEX: OnceLock<HashMap<&'static str, (&'static str, &'static str)>> = OnceLock::new();
-    INDEX.get_or_init(|| TABLE.iter().map(|&(k, zh, en)| (k, (zh, en))).collect())
+    INDEX.get_or_init(|| entries().map(|&(k, zh, en)| (k, (zh, en))).collect())
 }
 
 /// The text for `key` in `lang`. An unknown key is returned as it is, so a missing entry is
@@ -332,7 +344,7 @@ mod tests {
     #[test]
     fn every_key_is_unique_and_has_both_languages() {
         let mut seen = std::collections::HashSet::new();
-        for (k, zh, en) in TABLE {
+        for (k, zh, en) in entries() {
             assert!(seen.insert(k), "duplicate key {k}");
             assert!(!zh.is_empty() && !en.is_empty(), "{k} lacks a language");
             // Placeholders must match between the two languages.

@@ -7,7 +7,9 @@ pub mod grid_import;
 pub mod i18n;
 pub mod problem;
 pub mod region;
+mod registry_text;
 pub mod role;
+pub mod table;
 
 pub use problem::Problem;
 pub use region::{Level, RegionCode, RegionCodeError, Scope};
