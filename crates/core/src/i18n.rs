@@ -65,7 +65,11 @@ pub type Entry = (&'static str, &'static str, &'static str);
 
 /// The table, in one slice per capability so that each stays beside its own kind of text;
 /// lookups see them as one, and the test below checks keys are unique across all of them.
-pub static TABLES: &[&[Entry]] = &[FOUNDATION, crate::registry_text::TABLE];
+pub static TABLES: &[&[Entry]] = &[
+    FOUNDATION,
+    crate::registry_text::TABLE,
+    crate::registry_app_text::TABLE,
+];
 
 /// The entries of the foundation: the shell, sign-in, regions, grids, maps, audit.
 pub static FOUNDATION: &[Entry] = &[

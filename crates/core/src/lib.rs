@@ -7,6 +7,8 @@ pub mod grid_import;
 pub mod i18n;
 pub mod problem;
 pub mod region;
+pub mod registry;
+mod registry_app_text;
 mod registry_text;
 pub mod role;
 pub mod table;

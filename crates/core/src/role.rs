@@ -32,6 +32,14 @@ pub enum Permission {
     ManageGrids,
     /// Create accounts and read the audit log.
     ManageAccounts,
+    /// Read the registry of people, houses and facilities in scope (masked).
+    ViewRegistry,
+    /// Register, edit, import and delete buildings, households, residents and facilities.
+    ManageRegistry,
+    /// See one ID number or phone in full, with a stated reason that the audit log keeps.
+    RevealPersonal,
+    /// Edit the facility typology (types, life-circle radii, OpenStreetMap mapping).
+    ManageTypology,
 }
 
 impl Role {
@@ -78,9 +86,13 @@ impl Role {
         use Permission::*;
         match self {
             Role::Admin => true,
-            Role::Leader | Role::CommunityWorker | Role::GridWorker => {
-                matches!(permission, ViewRegions | ManageGrids)
-            }
+            // Leaders read the registry's figures and lists but register nobody and reveal
+            // nothing: the people who visit households hold personal data, not the office.
+            Role::Leader => matches!(permission, ViewRegions | ManageGrids | ViewRegistry),
+            Role::CommunityWorker | Role::GridWorker => matches!(
+                permission,
+                ViewRegions | ManageGrids | ViewRegistry | ManageRegistry | RevealPersonal
+            ),
             Role::DepartmentClerk | Role::Operator => matches!(permission, ViewRegions),
             Role::Resident => false,
         }
@@ -111,5 +123,16 @@ mod tests {
         assert!(Role::GridWorker.allows(Permission::ManageGrids));
         assert!(!Role::DepartmentClerk.allows(Permission::ManageGrids));
         assert!(!Role::Resident.allows(Permission::ViewRegions));
+    }
+
+    #[test]
+    fn personal_data_is_revealed_by_the_workers_who_keep_it() {
+        assert!(Role::CommunityWorker.allows(Permission::RevealPersonal));
+        assert!(Role::GridWorker.allows(Permission::RevealPersonal));
+        assert!(!Role::Leader.allows(Permission::RevealPersonal));
+        assert!(Role::Leader.allows(Permission::ViewRegistry));
+        assert!(!Role::DepartmentClerk.allows(Permission::ViewRegistry));
+        assert!(!Role::CommunityWorker.allows(Permission::ManageTypology));
+        assert!(Role::Admin.allows(Permission::ManageTypology));
     }
 }

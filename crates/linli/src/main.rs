@@ -9,9 +9,10 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use indicatif::{ProgressBar, ProgressStyle};
 use linli_core::geo::{parse_lines, MultiPolygon};
 use linli_core::i18n::Lang;
+use linli_core::registry::rows::RecordKind;
 use linli_core::{grid_import, RegionCode, Role, Scope};
 use linli_store::divisions::Progress;
-use linli_store::{Actor, LayerKind, NewUser, Store, StoreError};
+use linli_store::{Actor, Keyring, LayerKind, NewUser, Store, StoreError};
 
 /// linli (邻里): community governance and neighbourhood services.
 ///
@@ -29,6 +30,18 @@ struct Cli {
     )]
     database: String,
 
+    /// The key file for personal data (ID numbers and phones are stored encrypted under
+    /// it): created, readable by its owner only, on first start. Back it up: without it the
+    /// identifiers cannot be read. LINLI_PII_KEYS, when set, holds the keys themselves and
+    /// wins over the file.
+    #[arg(
+        long,
+        global = true,
+        env = "LINLI_PII_KEY_FILE",
+        default_value = "linli.keys"
+    )]
+    key_file: PathBuf,
+
     #[command(subcommand)]
     command: Command,
 }
@@ -45,6 +58,22 @@ enum Command {
     /// Manage accounts.
     #[command(subcommand)]
     User(UserCommand),
+    /// Keys for personal data: generate, add, rotate.
+    #[command(subcommand)]
+    Pii(PiiCommand),
+}
+
+#[derive(Subcommand)]
+enum PiiCommand {
+    /// Print a new keyring (an encryption key and a lookup key) for LINLI_PII_KEYS or a key
+    /// file.
+    Keygen,
+    /// Add a new encryption key to the key file and make it current: new writes use it,
+    /// old rows stay readable with the old key until `linli pii rotate`.
+    AddKey,
+    /// Re-encrypt every stored identifier under the current key. Afterwards older keys can
+    /// be removed from the key file.
+    Rotate,
 }
 
 #[derive(Args)]
@@ -87,6 +116,15 @@ enum ImportCommand {
         /// The file (.csv, .geojson or .json).
         file: PathBuf,
     },
+    /// Import residents from a workbook (.xlsx or .csv, Chinese headers as in the template
+    /// the web page offers): all or nothing, every bad row listed.
+    Residents(RegistryImport),
+    /// Import households (楼栋, 单元, 室号, 居住类型, 人数).
+    Households(RegistryImport),
+    /// Import buildings (楼栋, 地址, 经度, 纬度, 层数, 单元数, 网格).
+    Buildings(RegistryImport),
+    /// Import facilities (名称, 类型, 地址, 经度, 纬度, 建筑面积, 所属邻里坊).
+    Facilities(RegistryImport),
     /// Import a map layer of a region: its boundary (GeoJSON polygons) or roads (GeoJSON lines).
     Map {
         /// The region the layer belongs to, e.g. 330102.
@@ -99,6 +137,15 @@ enum ImportCommand {
         attribution: String,
         file: PathBuf,
     },
+}
+
+#[derive(Args)]
+struct RegistryImport {
+    /// The community the file is for (a 12-digit code, e.g. 330102001051).
+    #[arg(long)]
+    community: String,
+    /// The file (.xlsx or .csv).
+    file: PathBuf,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -198,6 +245,23 @@ async fn open(url: &str) -> Result<Store> {
     Ok(store)
 }
 
+/// Opens the database with the keys for personal data: LINLI_PII_KEYS if set, else the
+/// key file, created on first start (with a warning to back it up).
+async fn open_with_keys(url: &str, key_file: &Path) -> Result<Store> {
+    let mut store = open(url).await?;
+    let env = std::env::var(linli_pii::ENV_VAR).ok();
+    let (keys, source) = Keyring::load(env.as_deref(), key_file, true)
+        .map_err(|e| anyhow!("loading the keys for personal data: {e}"))?;
+    if let linli_pii::KeySource::Created(path) = &source {
+        eprintln!(
+            "Created the key file {} for personal data. Back it up: without it no ID number or phone stored here can be read.",
+            path.display()
+        );
+    }
+    store.use_keys(keys).await?;
+    Ok(store)
+}
+
 /// Loads the national divisions on first start.
 async fn ensure_divisions(store: &Store) -> Result<()> {
     if !store.divisions_loaded().await? {
@@ -223,11 +287,38 @@ async fn load_divisions(store: &Store) -> Result<()> {
 async fn run(cli: Cli) -> Result<()> {
     match cli.command {
         Command::Serve(args) => {
-            let store = open(&cli.database).await?;
+            let store = open_with_keys(&cli.database, &cli.key_file).await?;
             ensure_divisions(&store).await?;
             serve(store, args).await
         }
-        Command::Demo(args) => demo(&cli.database, args).await,
+        Command::Demo(args) => demo(&cli.database, &cli.key_file, args).await,
+        Command::Import(ImportCommand::Residents(a)) => {
+            import_registry(&cli.database, &cli.key_file, RecordKind::Residents, &a).await
+        }
+        Command::Import(ImportCommand::Households(a)) => {
+            import_registry(&cli.database, &cli.key_file, RecordKind::Households, &a).await
+        }
+        Command::Import(ImportCommand::Buildings(a)) => {
+            import_registry(&cli.database, &cli.key_file, RecordKind::Buildings, &a).await
+        }
+        Command::Import(ImportCommand::Facilities(a)) => {
+            import_registry(&cli.database, &cli.key_file, RecordKind::Facilities, &a).await
+        }
+        Command::Pii(PiiCommand::Keygen) => {
+            print!("{}", Keyring::generate().to_text());
+            Ok(())
+        }
+        Command::Pii(PiiCommand::AddKey) => add_key(&cli.key_file),
+        Command::Pii(PiiCommand::Rotate) => {
+            let store = open_with_keys(&cli.database, &cli.key_file).await?;
+            let bar = Bar::new("rotate");
+            let n = store
+                .rotate_keys(&Actor::system("linli pii rotate"), &bar)
+                .await?;
+            drop(bar);
+            println!("Re-encrypted {n} residents under the current key.");
+            Ok(())
+        }
         Command::Import(ImportCommand::Divisions) => {
             let store = open(&cli.database).await?;
             load_divisions(&store).await
@@ -325,8 +416,8 @@ fn read_lines(path: &Path) -> Result<Vec<Vec<[f64; 2]>>> {
     parse_lines(&value).map_err(|e| anyhow!("{}: {}", path.display(), e.message(Lang::En)))
 }
 
-async fn demo(database: &str, args: DemoArgs) -> Result<()> {
-    let store = open(database).await?;
+async fn demo(database: &str, key_file: &Path, args: DemoArgs) -> Result<()> {
+    let store = open_with_keys(database, key_file).await?;
     ensure_divisions(&store).await?;
     let roads_path = args.roads.clone().or_else(default_roads);
     let roads = match &roads_path {
@@ -448,4 +539,91 @@ async fn import_map(
         }
     }
     Ok(())
+}
+
+/// Imports a registry workbook into one community, with a progress bar.
+async fn import_registry(
+    database: &str,
+    key_file: &Path,
+    kind: RecordKind,
+    args: &RegistryImport,
+) -> Result<()> {
+    let community = RegionCode::parse(&args.community).map_err(|e| anyhow!("--community: {e}"))?;
+    let store = open_with_keys(database, key_file).await?;
+    ensure_divisions(&store).await?;
+    let bytes =
+        std::fs::read(&args.file).with_context(|| format!("reading {}", args.file.display()))?;
+    let name = args
+        .file
+        .file_name()
+        .map(|n| n.to_string_lossy().to_string())
+        .unwrap_or_default();
+    let started = Instant::now();
+    let table = linli_server::registry_files::read_table(&name, &bytes, Lang::En)
+        .map_err(|e| anyhow!("{}: {}", args.file.display(), e.message(Lang::En)))?;
+    let outcome = {
+        let bar = Bar::new(kind.as_str());
+        linli_server::registry_files::import_table(
+            &store,
+            &Actor::system(&format!("linli import {}", kind.as_str())),
+            kind,
+            community,
+            &name,
+            &table,
+            &bar,
+        )
+        .await?
+    };
+    println!(
+        "Imported {} (created {}, updated {}, households created {}) from {} in {:.1} s.",
+        kind.as_str(),
+        outcome.created,
+        outcome.updated,
+        outcome.households_created,
+        args.file.display(),
+        started.elapsed().as_secs_f64()
+    );
+    Ok(())
+}
+
+/// Adds a fresh encryption key to the key file and makes it current.
+fn add_key(key_file: &Path) -> Result<()> {
+    let text = std::fs::read_to_string(key_file)
+        .with_context(|| format!("reading the key file {}", key_file.display()))?;
+    let keys = Keyring::parse(&text).map_err(|e| anyhow!("{}: {e}", key_file.display()))?;
+    let next = keys.key_ids().into_iter().max().unwrap_or(0) + 1;
+    let fresh = Keyring::generate();
+    let line = fresh
+        .to_text()
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("key1:").map(str::to_string))
+        .ok_or_else(|| anyhow!("generating a key failed"))?;
+    let updated = format!(
+        "{}\nkey{next}:{line}\ncurrent:{next}\n",
+        strip_current(&text).trim_end()
+    );
+    let check =
+        Keyring::parse(&updated).map_err(|e| anyhow!("the new key file would not parse: {e}"))?;
+    let tmp = key_file.with_extension("keys.tmp");
+    std::fs::write(&tmp, &updated).with_context(|| format!("writing {}", tmp.display()))?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(0o600))?;
+    }
+    std::fs::rename(&tmp, key_file).with_context(|| format!("replacing {}", key_file.display()))?;
+    println!(
+        "Added key {next} to {} and made it current (keys held: {:?}). Run `linli pii rotate` to re-encrypt the stored identifiers under it.",
+        key_file.display(),
+        check.key_ids()
+    );
+    Ok(())
+}
+
+/// The key file's text without a `current:` line (the new key becomes current).
+fn strip_current(text: &str) -> String {
+    text.lines()
+        .filter(|l| !l.trim_start().starts_with("current"))
+        .collect::<Vec<_>>()
+        .join("\n")
 }

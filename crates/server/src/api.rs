@@ -142,6 +142,56 @@ pub struct SummaryDto {
     pub grids: Option<i64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub micro_grids: Option<i64>,
+    /// The registry's figures (people, houses, facilities), for accounts that may read it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub registry: Option<RegistryFigures>,
+}
+
+/// The registry's figures for a region.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RegistryFigures {
+    pub residents: i64,
+    pub households: i64,
+    pub buildings: i64,
+    pub facilities: i64,
+    pub hubs: i64,
+    pub renters: i64,
+    /// Renters' share of residents, 0–1.
+    pub renter_share: f64,
+    pub age60: i64,
+    pub age80: i64,
+    pub under3: i64,
+    pub under18: i64,
+    /// 80 or over, or 60 or over living alone, solitary or empty-nest (重点老人).
+    pub key_elderly: i64,
+    pub party_members: i64,
+    /// Residents per assigned tag code.
+    pub tags: BTreeMap<String, i64>,
+    /// Communities here classified 融合型大社区 (≥ 3,000 households or ≥ 10,000
+    /// residents, with renters ≥ 50 %).
+    pub large_communities: Vec<String>,
+}
+
+impl From<linli_store::registry::RegistrySummary> for RegistryFigures {
+    fn from(s: linli_store::registry::RegistrySummary) -> RegistryFigures {
+        RegistryFigures {
+            residents: s.residents,
+            households: s.households,
+            buildings: s.buildings,
+            facilities: s.facilities,
+            hubs: s.hubs,
+            renters: s.renters,
+            renter_share: s.renter_share,
+            age60: s.age60,
+            age80: s.age80,
+            under3: s.under3,
+            under18: s.under18,
+            key_elderly: s.key_elderly,
+            party_members: s.tags.get("party_member").copied().unwrap_or(0),
+            tags: s.tags,
+            large_communities: s.large_communities,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
@@ -433,6 +483,7 @@ fn summary_dto(code: String, name: String, counts: &[(Level, i64)]) -> SummaryDt
         communities: get(Level::Community),
         grids: get(Level::Grid),
         micro_grids: get(Level::MicroGrid),
+        registry: None,
     }
 }
 
@@ -595,7 +646,15 @@ async fn summary(
 ) -> AppResult<Json<SummaryDto>> {
     let (code, region) = visible_region(&state, &s.user, &code).await?;
     let counts = state.store.summary(Some(code)).await?;
-    Ok(Json(summary_dto(code.to_string(), region.name, &counts)))
+    let mut dto = summary_dto(code.to_string(), region.name, &counts);
+    if s.user.role.allows(Permission::ViewRegistry) {
+        let figures = state
+            .store
+            .registry_summary(Some(code), crate::registry_api::today())
+            .await?;
+        dto.registry = Some(figures.into());
+    }
+    Ok(Json(dto))
 }
 
 /// Regions in the caller's area whose name contains `q`, streets before their communities.
@@ -906,7 +965,7 @@ async fn openapi(State(state): State<AppState>) -> Response {
 #[openapi(
     info(title = "linli API", description = "邻里 community governance platform: regions, grids, accounts."),
     paths(login, logout, me, roots, region, children, summary, search, map, get_grid, create_grid, update_grid, delete_grid, import_grids, audit),
-    components(schemas(RegionDto, RegionRef, RegionDetail, RegionList, SearchItem, SearchResult, SummaryDto, StaffDto, GridDto,
+    components(schemas(RegionDto, RegionRef, RegionDetail, RegionList, SearchItem, SearchResult, SummaryDto, RegistryFigures, StaffDto, GridDto,
         GridCreate, GridFields, LoginRequest, LoginResponse, UserDto, ImportResult, AuditItem, AuditPage, ErrorBody, ErrorDetail)),
     modifiers(&BearerAuth),
     tags((name = "auth", description = "Sign in and out"), (name = "regions", description = "The region tree"),
@@ -929,7 +988,7 @@ impl utoipa::Modify for BearerAuth {
 
 /// The OpenAPI document, rendered once at start.
 pub fn openapi_json() -> String {
-    ApiDoc::openapi()
-        .to_pretty_json()
-        .unwrap_or_else(|_| "{}".to_string())
+    let mut doc = ApiDoc::openapi();
+    doc.merge(crate::registry_api::RegistryDoc::openapi());
+    doc.to_pretty_json().unwrap_or_else(|_| "{}".to_string())
 }

@@ -22,6 +22,8 @@ pub mod auth;
 pub mod error;
 pub mod metrics;
 pub mod pages;
+pub mod registry_api;
+pub mod registry_files;
 pub mod templates;
 
 pub use error::{AppError, AppResult};
@@ -95,6 +97,7 @@ impl<S: Send + Sync> FromRequestParts<S> for ReqLang {
 pub fn router(state: AppState) -> Router {
     Router::new()
         .merge(api::routes())
+        .merge(registry_api::routes())
         .merge(pages::routes())
         .merge(assets::routes())
         .route("/healthz", get(healthz))

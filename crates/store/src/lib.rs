@@ -23,11 +23,13 @@ pub mod grids;
 pub mod maps;
 pub mod password;
 pub mod regions;
+pub mod registry;
 pub mod testing;
 
 pub use accounts::{NewUser, Session, SessionKind, User};
 pub use audit::{Actor, AuditRecord};
 pub use grids::{Grid, GridInput, ImportReport};
+pub use linli_pii::Keyring;
 pub use maps::{LayerKind, MapData};
 pub use regions::{Region, RegionRow};
 
@@ -90,6 +92,8 @@ pub enum Backend {
 #[derive(Clone, Debug)]
 pub struct Store {
     pub(crate) db: Db,
+    /// The keys for personal data, once [`Store::use_keys`] has checked them.
+    pub(crate) keys: Option<std::sync::Arc<linli_pii::Keyring>>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -130,9 +134,12 @@ impl Store {
                 .connect(url)
                 .await?;
             sqlx::migrate!("./migrations/postgres").run(&pool).await?;
-            return Ok(Store {
+            let store = Store {
                 db: Db::Postgres(pool),
-            });
+                keys: None,
+            };
+            store.ensure_typology().await?;
+            return Ok(store);
         }
         let sqlite_url = if url.starts_with("sqlite:") {
             url.to_string()
@@ -153,9 +160,12 @@ impl Store {
             .max_connections(8)
             .connect_with(options.read_only(true))
             .await?;
-        Ok(Store {
+        let store = Store {
             db: Db::Sqlite { read, write },
-        })
+            keys: None,
+        };
+        store.ensure_typology().await?;
+        Ok(store)
     }
 
     pub fn backend(&self) -> Backend {

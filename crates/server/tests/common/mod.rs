@@ -44,7 +44,11 @@ where
 
 impl App {
     pub async fn start(db: TestDb) -> App {
-        let store = db.open().await;
+        let mut store = db.open().await;
+        store
+            .use_keys(linli_store::Keyring::generate())
+            .await
+            .expect("keys for personal data");
         store
             .build_demo(PASSWORD, None, &Quiet)
             .await

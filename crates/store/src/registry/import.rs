@@ -1,0 +1,630 @@
+//! Imports of a community's workbooks: residents, households, buildings, facilities.
+//!
+//! The whole file is checked first — the parser's own errors together with the ones only
+//! the database can see (an unknown building, an ID number registered already) — and every
+//! bad row is reported with its line and field. Only a clean file is written, in one
+//! transaction with one audit entry, and the community's figures are recomputed at the end.
+
+use std::collections::{HashMap, HashSet};
+
+use linli_core::grid::Source;
+use linli_core::grid_import::RowError;
+use linli_core::registry::rows::{BuildingRow, FacilityRow, HouseholdRow, ResidentRow};
+use linli_core::registry::{date_key, Relation, Tag, Tenure};
+use linli_core::{Level, RegionCode};
+use serde::Serialize;
+use serde_json::json;
+
+use super::stats::refresh_stats;
+use crate::audit::{write_entry, Actor, Entry};
+use crate::divisions::Progress;
+use crate::{now_ms, on_read, on_write, Result, Store, StoreError};
+
+/// Rows per multi-row INSERT: under SQLite's 32,766 bound parameters for the widest table.
+const CHUNK: usize = 1_000;
+
+/// What an import wrote.
+#[derive(Debug, Clone, Default, Serialize, PartialEq, Eq)]
+pub struct ImportOutcome {
+    pub created: usize,
+    pub updated: usize,
+    /// Households a residents import created for rooms not registered before.
+    pub households_created: usize,
+}
+
+/// The community an import is for: it must exist and be a community.
+async fn community(store: &Store, code: RegionCode) -> Result<RegionCode> {
+    if code.level() != Level::Community {
+        return Err(StoreError::Invalid(
+            linli_core::Problem::new("not_community", "registry.import_needs_community")
+                .arg("code", code)
+                .field("community"),
+        ));
+    }
+    store.place(code).await.map(|p| p.community)
+}
+
+/// A community's buildings by name: (id, region key).
+async fn buildings_by_name(
+    store: &Store,
+    community: RegionCode,
+) -> Result<HashMap<String, (i64, i64)>> {
+    let rows: Vec<(i64, String, i64)> = on_read!(store, p => {
+        sqlx::query_as("SELECT id, name, region_key FROM buildings WHERE community_key = $1")
+            .bind(community.key())
+            .fetch_all(p)
+            .await?
+    });
+    Ok(rows
+        .into_iter()
+        .map(|(id, name, key)| (name, (id, key)))
+        .collect())
+}
+
+/// A community's households by (building id, unit, room): (id, tenure).
+async fn households_by_room(
+    store: &Store,
+    community: RegionCode,
+) -> Result<HashMap<(i64, String, String), (i64, Tenure)>> {
+    let range = community.range();
+    let rows: Vec<(i64, i64, String, String, String)> = on_read!(store, p => {
+        sqlx::query_as(
+            "SELECT id, building_id, unit, room, tenure FROM households WHERE region_key >= $1 AND region_key < $2",
+        )
+        .bind(range.start)
+        .bind(range.end)
+        .fetch_all(p)
+        .await?
+    });
+    Ok(rows
+        .into_iter()
+        .map(|(id, b, unit, room, tenure)| {
+            (
+                (b, unit, room),
+                (id, Tenure::parse(&tenure).unwrap_or(Tenure::Owner)),
+            )
+        })
+        .collect())
+}
+
+/// A row's unit: empty when not given, as the households table keeps it.
+fn unit_of(unit: &Option<String>) -> String {
+    unit.as_deref().map(str::trim).unwrap_or("").to_string()
+}
+
+fn reject(mut errors: Vec<RowError>) -> StoreError {
+    errors.sort_by(|a, b| a.row.cmp(&b.row).then_with(|| a.field.cmp(&b.field)));
+    StoreError::Rejected(errors)
+}
+
+/// One resident ready for the database: identifiers encrypted, place resolved.
+struct ResidentRecord {
+    row: usize,
+    household: HouseholdRef,
+    region_key: i64,
+    name: String,
+    gender: &'static str,
+    birth: i64,
+    relation: Relation,
+    id_cipher: Vec<u8>,
+    id_lookup: Vec<u8>,
+    id_masked: String,
+    phone_cipher: Option<Vec<u8>>,
+    phone_lookup: Option<Vec<u8>>,
+    phone_masked: Option<String>,
+    flags: i64,
+    renter: bool,
+    tags: Vec<Tag>,
+}
+
+/// A household a resident goes into: registered already, or the n-th new one.
+#[derive(Clone, Copy)]
+enum HouseholdRef {
+    Existing(i64),
+    New(usize),
+}
+
+impl Store {
+    /// Imports residents into `community`. Rooms not registered yet become households
+    /// (rented when the row's relation is 租客 or it carries the 租户 tag).
+    pub async fn import_residents(
+        &self,
+        actor: &Actor,
+        community_code: RegionCode,
+        file_name: &str,
+        rows: Vec<ResidentRow>,
+        mut errors: Vec<RowError>,
+        progress: &dyn Progress,
+    ) -> Result<ImportOutcome> {
+        let keys = self.keys()?;
+        let community = community(self, community_code).await?;
+        let buildings = buildings_by_name(self, community).await?;
+        let households = households_by_room(self, community).await?;
+
+        // Place every row, gathering new rooms.
+        let mut new_rooms: Vec<(i64, i64, String, String, Tenure)> = Vec::new();
+        let mut new_room_index: HashMap<(i64, String, String), usize> = HashMap::new();
+        let mut placed: Vec<(usize, HouseholdRef, i64, Tenure)> = Vec::with_capacity(rows.len());
+        for (i, r) in rows.iter().enumerate() {
+            let Some(&(building_id, region_key)) = buildings.get(r.building.trim()) else {
+                errors.push(
+                    RowError::new(r.line, "building", "registry.unknown_building")
+                        .arg("building", r.building.trim()),
+                );
+                continue;
+            };
+            let key = (building_id, unit_of(&r.unit), r.room.trim().to_string());
+            if let Some(&(id, tenure)) = households.get(&key) {
+                placed.push((i, HouseholdRef::Existing(id), region_key, tenure));
+            } else {
+                let tenure = if r.relation == Relation::Tenant || r.tags.contains(&Tag::Renter) {
+                    Tenure::Renter
+                } else {
+                    Tenure::Owner
+                };
+                let n = *new_room_index.entry(key.clone()).or_insert_with(|| {
+                    new_rooms.push((
+                        building_id,
+                        region_key,
+                        key.1.clone(),
+                        key.2.clone(),
+                        tenure,
+                    ));
+                    new_rooms.len() - 1
+                });
+                placed.push((i, HouseholdRef::New(n), region_key, new_rooms[n].4));
+            }
+        }
+
+        // ID numbers registered already, anywhere.
+        let lookups: Vec<Vec<u8>> = rows
+            .iter()
+            .map(|r| keys.lookup("id_number", r.id.as_str()).to_vec())
+            .collect();
+        let mut registered: HashMap<Vec<u8>, i64> = HashMap::new();
+        for chunk in lookups.chunks(CHUNK) {
+            let found: Vec<(Vec<u8>, i64)> = on_read!(self, p => {
+                let mut qb = sqlx::QueryBuilder::<DB>::new(
+                    "SELECT id_lookup, community_key FROM residents WHERE id_lookup IN (",
+                );
+                let mut sep = qb.separated(", ");
+                for l in chunk {
+                    sep.push_bind(l.as_slice());
+                }
+                qb.push(")");
+                qb.build_query_as().persistent(false).fetch_all(p).await?
+            });
+            registered.extend(found);
+        }
+        if !registered.is_empty() {
+            let mut names: HashMap<i64, String> = HashMap::new();
+            for (r, l) in rows.iter().zip(&lookups) {
+                if let Some(&c) = registered.get(l) {
+                    let name = match names.get(&c) {
+                        Some(n) => n.clone(),
+                        None => {
+                            let n = match RegionCode::from_key(c, Level::Community) {
+                                Some(code) if code == community => String::new(),
+                                Some(code) => {
+                                    self.region(code).await?.map(|x| x.name).unwrap_or_default()
+                                }
+                                None => String::new(),
+                            };
+                            names.insert(c, n.clone());
+                            n
+                        }
+                    };
+                    let e = if name.is_empty() {
+                        RowError::new(r.line, "id_number", "registry.id_registered")
+                    } else {
+                        RowError::new(r.line, "id_number", "registry.id_registered_in")
+                            .arg("community", name)
+                    };
+                    errors.push(e);
+                }
+            }
+        }
+        if !errors.is_empty() {
+            return Err(reject(errors));
+        }
+
+        // Encrypt off the async workers: two AES-GCM seals per row.
+        progress.start(rows.len() as u64);
+        let records: Vec<ResidentRecord> = {
+            let keys = keys.clone();
+            tokio::task::spawn_blocking(move || {
+                placed
+                    .into_iter()
+                    .zip(lookups)
+                    .map(|((i, household, region_key, tenure), id_lookup)| {
+                        let r = &rows[i];
+                        let flags = r.tags.iter().fold(0, |a, t| a | t.bit());
+                        ResidentRecord {
+                            row: r.line,
+                            household,
+                            region_key,
+                            name: r.name.trim().to_string(),
+                            gender: r.gender.as_str(),
+                            birth: i64::from(date_key(r.birth)),
+                            relation: r.relation,
+                            id_cipher: keys.encrypt_for("id_number", r.id.as_str()),
+                            id_lookup,
+                            id_masked: r.id.masked(),
+                            phone_cipher: r
+                                .phone
+                                .as_ref()
+                                .map(|p| keys.encrypt_for("phone", p.as_str())),
+                            phone_lookup: r
+                                .phone
+                                .as_ref()
+                                .map(|p| keys.lookup("phone", p.as_str()).to_vec()),
+                            phone_masked: r.phone.as_ref().map(|p| p.masked()),
+                            flags,
+                            renter: tenure == Tenure::Renter || r.tags.contains(&Tag::Renter),
+                            tags: r.tags.clone(),
+                        }
+                    })
+                    .collect()
+            })
+            .await
+            .map_err(|e| StoreError::Config(format!("encryption task failed: {e}")))?
+        };
+
+        let now = now_ms();
+        let community_key = community.key();
+        let outcome = ImportOutcome {
+            created: records.len(),
+            updated: 0,
+            households_created: new_rooms.len(),
+        };
+        let entry = Entry {
+            target: Some(format!("import:{file_name}")),
+            region_key: Some(community_key),
+            after: Some(
+                json!({"kind": "residents", "file": file_name, "residents": records.len(), "households_created": new_rooms.len()}),
+            ),
+            ..Entry::new("residents.import")
+        };
+        let username = actor.username.clone();
+        on_write!(self, p => {
+            let mut tx = p.begin().await?;
+            // New households first, their ids in order.
+            let mut new_ids: Vec<i64> = Vec::with_capacity(new_rooms.len());
+            for chunk in new_rooms.chunks(CHUNK) {
+                let mut qb = sqlx::QueryBuilder::<DB>::new(
+                    "INSERT INTO households (building_id, community_key, region_key, unit, room, tenure, size, source, created_at, updated_at) ",
+                );
+                qb.push_values(chunk, |mut b, (building_id, region_key, unit, room, tenure)| {
+                    b.push_bind(*building_id).push_bind(community_key).push_bind(*region_key)
+                        .push_bind(unit.as_str()).push_bind(room.as_str()).push_bind(tenure.as_str())
+                        .push_bind(None::<i64>).push_bind(Source::Imported.as_str()).push_bind(now).push_bind(now);
+                });
+                qb.push(" RETURNING id, building_id, unit, room");
+                let got: Vec<(i64, i64, String, String)> = qb.build_query_as().persistent(false).fetch_all(&mut *tx).await?;
+                // RETURNING order is not promised: match by the natural key.
+                let by_key: HashMap<(i64, String, String), i64> = got.into_iter().map(|(id, b, u, r)| ((b, u, r), id)).collect();
+                for (building_id, _, unit, room, _) in chunk {
+                    let id = by_key.get(&(*building_id, unit.clone(), room.clone())).copied()
+                        .ok_or_else(|| StoreError::Corrupt("inserted household not returned".into()))?;
+                    new_ids.push(id);
+                }
+            }
+            let household_id = |h: HouseholdRef| match h {
+                HouseholdRef::Existing(id) => id,
+                HouseholdRef::New(n) => new_ids[n],
+            };
+            for chunk in records.chunks(CHUNK) {
+                let mut qb = sqlx::QueryBuilder::<DB>::new(
+                    "INSERT INTO residents (household_id, community_key, region_key, name, gender, birth, relation, \
+                     id_cipher, id_lookup, id_masked, phone_cipher, phone_lookup, phone_masked, flags, renter, \
+                     source, created_at, updated_at) ",
+                );
+                qb.push_values(chunk, |mut b, r| {
+                    b.push_bind(household_id(r.household)).push_bind(community_key).push_bind(r.region_key)
+                        .push_bind(r.name.as_str()).push_bind(r.gender).push_bind(r.birth)
+                        .push_bind(r.relation.as_str()).push_bind(r.id_cipher.as_slice())
+                        .push_bind(r.id_lookup.as_slice()).push_bind(r.id_masked.as_str())
+                        .push_bind(r.phone_cipher.as_deref()).push_bind(r.phone_lookup.as_deref())
+                        .push_bind(r.phone_masked.as_deref()).push_bind(r.flags).push_bind(i64::from(r.renter))
+                        .push_bind(Source::Imported.as_str()).push_bind(now).push_bind(now);
+                });
+                let tagged: Vec<&ResidentRecord> = chunk.iter().filter(|r| !r.tags.is_empty()).collect();
+                if tagged.is_empty() {
+                    qb.build().persistent(false).execute(&mut *tx).await?;
+                } else {
+                    qb.push(" RETURNING id, id_lookup");
+                    let got: Vec<(i64, Vec<u8>)> = qb.build_query_as().persistent(false).fetch_all(&mut *tx).await?;
+                    let ids: HashMap<Vec<u8>, i64> = got.into_iter().map(|(id, l)| (l, id)).collect();
+                    let mut marks: Vec<(i64, &'static str, i64, i64)> = Vec::new();
+                    for r in tagged {
+                        let id = ids.get(&r.id_lookup).copied()
+                            .ok_or_else(|| StoreError::Corrupt(format!("row {} not returned", r.row)))?;
+                        for t in &r.tags {
+                            marks.push((id, t.as_str(), r.region_key, r.birth));
+                        }
+                    }
+                    for m in marks.chunks(CHUNK) {
+                        let mut qb = sqlx::QueryBuilder::<DB>::new(
+                            "INSERT INTO resident_tags (resident_id, tag, region_key, birth, set_by, set_at) ",
+                        );
+                        qb.push_values(m, |mut b, (id, tag, region_key, birth)| {
+                            b.push_bind(*id).push_bind(*tag).push_bind(*region_key).push_bind(*birth)
+                                .push_bind(username.as_str()).push_bind(now);
+                        });
+                        qb.build().persistent(false).execute(&mut *tx).await?;
+                    }
+                }
+                progress.advance(chunk.len() as u64);
+            }
+            write_entry!(&mut *tx, actor, &entry)?;
+            refresh_stats!(tx, community_key);
+            tx.commit().await?;
+        });
+        Ok(outcome)
+    }
+
+    /// Imports households into `community`: a room registered already has its tenure and
+    /// size updated (and its residents' renter mark with them); a new one is created.
+    pub async fn import_households(
+        &self,
+        actor: &Actor,
+        community_code: RegionCode,
+        file_name: &str,
+        rows: Vec<HouseholdRow>,
+        mut errors: Vec<RowError>,
+        progress: &dyn Progress,
+    ) -> Result<ImportOutcome> {
+        let community = community(self, community_code).await?;
+        let buildings = buildings_by_name(self, community).await?;
+        let households = households_by_room(self, community).await?;
+        let mut creates = Vec::new();
+        let mut updates = Vec::new();
+        for r in &rows {
+            let Some(&(building_id, region_key)) = buildings.get(r.building.trim()) else {
+                errors.push(
+                    RowError::new(r.line, "building", "registry.unknown_building")
+                        .arg("building", r.building.trim()),
+                );
+                continue;
+            };
+            let key = (building_id, unit_of(&r.unit), r.room.trim().to_string());
+            match households.get(&key) {
+                Some(&(id, _)) => updates.push((id, r)),
+                None => creates.push((building_id, region_key, r)),
+            }
+        }
+        if !errors.is_empty() {
+            return Err(reject(errors));
+        }
+        progress.start(rows.len() as u64);
+        let now = now_ms();
+        let community_key = community.key();
+        let outcome = ImportOutcome {
+            created: creates.len(),
+            updated: updates.len(),
+            households_created: 0,
+        };
+        let entry = Entry {
+            target: Some(format!("import:{file_name}")),
+            region_key: Some(community_key),
+            after: Some(
+                json!({"kind": "households", "file": file_name, "created": outcome.created, "updated": outcome.updated}),
+            ),
+            ..Entry::new("households.import")
+        };
+        on_write!(self, p => {
+            let mut tx = p.begin().await?;
+            for chunk in creates.chunks(CHUNK) {
+                let mut qb = sqlx::QueryBuilder::<DB>::new(
+                    "INSERT INTO households (building_id, community_key, region_key, unit, room, tenure, size, source, created_at, updated_at) ",
+                );
+                qb.push_values(chunk, |mut b, (building_id, region_key, r)| {
+                    b.push_bind(*building_id).push_bind(community_key).push_bind(*region_key)
+                        .push_bind(unit_of(&r.unit)).push_bind(r.room.trim()).push_bind(r.tenure.as_str())
+                        .push_bind(r.size.map(i64::from)).push_bind(Source::Imported.as_str()).push_bind(now).push_bind(now);
+                });
+                qb.build().persistent(false).execute(&mut *tx).await?;
+                progress.advance(chunk.len() as u64);
+            }
+            for (id, r) in &updates {
+                sqlx::query("UPDATE households SET tenure = $1, size = $2, updated_at = $3 WHERE id = $4")
+                    .bind(r.tenure.as_str()).bind(r.size.map(i64::from)).bind(now).bind(*id)
+                    .execute(&mut *tx).await?;
+                super::households::sync_renters!(tx, *id);
+                progress.advance(1);
+            }
+            write_entry!(&mut *tx, actor, &entry)?;
+            refresh_stats!(tx, community_key);
+            tx.commit().await?;
+        });
+        Ok(outcome)
+    }
+
+    /// Imports buildings into `community`: a name registered already has its details
+    /// updated; a new one is created. A row's grid must lie in the community.
+    pub async fn import_buildings(
+        &self,
+        actor: &Actor,
+        community_code: RegionCode,
+        file_name: &str,
+        rows: Vec<BuildingRow>,
+        mut errors: Vec<RowError>,
+        progress: &dyn Progress,
+    ) -> Result<ImportOutcome> {
+        let community = community(self, community_code).await?;
+        let existing = buildings_by_name(self, community).await?;
+        // Grids named in the file must exist and lie in this community.
+        let wanted: HashSet<RegionCode> = rows.iter().filter_map(|r| r.region).collect();
+        let wanted: Vec<RegionCode> = wanted.into_iter().collect();
+        let known: HashSet<RegionCode> = self
+            .regions(&wanted)
+            .await?
+            .into_iter()
+            .map(|r| r.code)
+            .collect();
+        for r in &rows {
+            if let Some(code) = r.region {
+                if !community.contains(code)
+                    || code.level() == Level::Community && code != community
+                {
+                    errors.push(
+                        RowError::new(r.line, "region", "registry.region_other_community")
+                            .arg("code", code),
+                    );
+                } else if !known.contains(&code) {
+                    errors.push(
+                        RowError::new(r.line, "region", "registry.unknown_region")
+                            .arg("code", code),
+                    );
+                }
+            }
+        }
+        if !errors.is_empty() {
+            return Err(reject(errors));
+        }
+        progress.start(rows.len() as u64);
+        let now = now_ms();
+        let community_key = community.key();
+        let (updates, creates): (Vec<&BuildingRow>, Vec<&BuildingRow>) = rows
+            .iter()
+            .partition(|r| existing.contains_key(r.name.trim()));
+        let outcome = ImportOutcome {
+            created: creates.len(),
+            updated: updates.len(),
+            households_created: 0,
+        };
+        let entry = Entry {
+            target: Some(format!("import:{file_name}")),
+            region_key: Some(community_key),
+            after: Some(
+                json!({"kind": "buildings", "file": file_name, "created": outcome.created, "updated": outcome.updated}),
+            ),
+            ..Entry::new("buildings.import")
+        };
+        let place = |r: &BuildingRow| r.region.unwrap_or(community);
+        on_write!(self, p => {
+            let mut tx = p.begin().await?;
+            for chunk in creates.chunks(CHUNK) {
+                let mut qb = sqlx::QueryBuilder::<DB>::new(
+                    "INSERT INTO buildings (community_key, region_key, region_level, name, address, lon, lat, floors, units, \
+                     source, created_at, updated_at) ",
+                );
+                qb.push_values(chunk, |mut b, r| {
+                    let region = place(r);
+                    b.push_bind(community_key).push_bind(region.key())
+                        .push_bind(i64::from(region.level().number()))
+                        .push_bind(r.name.trim()).push_bind(r.address.trim())
+                        .push_bind(r.location.map(|l| l[0])).push_bind(r.location.map(|l| l[1]))
+                        .push_bind(r.floors.map(i64::from)).push_bind(r.units.map(i64::from)).push_bind(Source::Imported.as_str())
+                        .push_bind(now).push_bind(now);
+                });
+                qb.build().persistent(false).execute(&mut *tx).await?;
+                progress.advance(chunk.len() as u64);
+            }
+            for r in &updates {
+                let Some(&(id, old_key)) = existing.get(r.name.trim()) else { continue };
+                let region = place(r);
+                sqlx::query(
+                    "UPDATE buildings SET region_key = $1, region_level = $2, address = $3, lon = $4, lat = $5, \
+                     floors = $6, units = $7, updated_at = $8 WHERE id = $9",
+                )
+                .bind(region.key()).bind(i64::from(region.level().number())).bind(r.address.trim())
+                .bind(r.location.map(|l| l[0])).bind(r.location.map(|l| l[1]))
+                .bind(r.floors.map(i64::from)).bind(r.units.map(i64::from)).bind(now).bind(id)
+                .execute(&mut *tx).await?;
+                if old_key != region.key() {
+                    sqlx::query("UPDATE households SET region_key = $1 WHERE building_id = $2")
+                        .bind(region.key()).bind(id).execute(&mut *tx).await?;
+                    sqlx::query("UPDATE residents SET region_key = $1 WHERE household_id IN (SELECT id FROM households WHERE building_id = $2)")
+                        .bind(region.key()).bind(id).execute(&mut *tx).await?;
+                    sqlx::query(
+                        "UPDATE resident_tags SET region_key = $1 WHERE resident_id IN \
+                         (SELECT r.id FROM residents r JOIN households h ON h.id = r.household_id WHERE h.building_id = $2)",
+                    )
+                    .bind(region.key()).bind(id).execute(&mut *tx).await?;
+                }
+                progress.advance(1);
+            }
+            write_entry!(&mut *tx, actor, &entry)?;
+            refresh_stats!(tx, community_key);
+            tx.commit().await?;
+        });
+        Ok(outcome)
+    }
+
+    /// Imports facilities into `community`; a row's hub, when named, must be one of the
+    /// community's hubs.
+    pub async fn import_facilities(
+        &self,
+        actor: &Actor,
+        community_code: RegionCode,
+        file_name: &str,
+        rows: Vec<FacilityRow>,
+        mut errors: Vec<RowError>,
+        progress: &dyn Progress,
+    ) -> Result<ImportOutcome> {
+        let community = community(self, community_code).await?;
+        let hubs: Vec<(i64, String)> = on_read!(self, p => {
+            sqlx::query_as("SELECT id, name FROM hubs WHERE community_key = $1")
+                .bind(community.key())
+                .fetch_all(p)
+                .await?
+        });
+        let hub_ids: HashMap<&str, i64> = hubs.iter().map(|(id, n)| (n.as_str(), *id)).collect();
+        let mut hub_of = Vec::with_capacity(rows.len());
+        for r in &rows {
+            match r.hub.as_deref().map(str::trim).filter(|h| !h.is_empty()) {
+                None => hub_of.push(None),
+                Some(h) => match hub_ids.get(h) {
+                    Some(id) => hub_of.push(Some(*id)),
+                    None => {
+                        errors.push(
+                            RowError::new(r.line, "hub", "registry.unknown_hub_name").arg("hub", h),
+                        );
+                        hub_of.push(None);
+                    }
+                },
+            }
+        }
+        if !errors.is_empty() {
+            return Err(reject(errors));
+        }
+        progress.start(rows.len() as u64);
+        let now = now_ms();
+        let community_key = community.key();
+        let entry = Entry {
+            target: Some(format!("import:{file_name}")),
+            region_key: Some(community_key),
+            after: Some(json!({"kind": "facilities", "file": file_name, "created": rows.len()})),
+            ..Entry::new("facilities.import")
+        };
+        let items: Vec<(&FacilityRow, Option<i64>)> = rows.iter().zip(hub_of).collect();
+        on_write!(self, p => {
+            let mut tx = p.begin().await?;
+            for chunk in items.chunks(CHUNK) {
+                let mut qb = sqlx::QueryBuilder::<DB>::new(
+                    "INSERT INTO facilities (community_key, region_key, region_level, type_code, name, address, lon, lat, \
+                     floor_area_m2, hub_id, source, created_at, updated_at) ",
+                );
+                qb.push_values(chunk, |mut b, (r, hub)| {
+                    b.push_bind(community_key).push_bind(community_key)
+                        .push_bind(i64::from(Level::Community.number()))
+                        .push_bind(r.type_code.as_str()).push_bind(r.name.trim())
+                        .push_bind(r.address.as_deref().unwrap_or("").trim())
+                        .push_bind(r.location.map(|l| l[0])).push_bind(r.location.map(|l| l[1])).push_bind(r.floor_area_m2).push_bind(*hub)
+                        .push_bind(Source::Imported.as_str()).push_bind(now).push_bind(now);
+                });
+                qb.build().persistent(false).execute(&mut *tx).await?;
+                progress.advance(chunk.len() as u64);
+            }
+            write_entry!(&mut *tx, actor, &entry)?;
+            refresh_stats!(tx, community_key);
+            tx.commit().await?;
+        });
+        Ok(ImportOutcome {
+            created: rows.len(),
+            updated: 0,
+            households_created: 0,
+        })
+    }
+}
