@@ -16,6 +16,7 @@ use clap::{Parser, Subcommand};
 
 mod divisions;
 mod machine;
+mod registry;
 mod stats;
 mod summary;
 
@@ -46,6 +47,14 @@ enum Command {
         pg: PgArg,
         #[command(flatten)]
         summary: SummaryArgs,
+    },
+    /// The registry at full size: importing 1,000,000 residents from .xlsx and .csv, and the
+    /// tag query and region summaries on the full-size demo, against plain peers.
+    Registry {
+        #[command(flatten)]
+        pg: PgArg,
+        #[command(flatten)]
+        registry: RegistryArgs,
     },
     /// Both benchmarks, as one Markdown report on stdout and in bench/RESULTS.md.
     All {
@@ -91,6 +100,26 @@ struct LoadArgs {
 }
 
 #[derive(clap::Args, Clone)]
+struct RegistryArgs {
+    /// Resident rows imported from each file.
+    #[arg(long, default_value_t = 1_000_000)]
+    rows: usize,
+    /// Timed calls per query (after one warm-up); the median is reported.
+    #[arg(long, default_value_t = 25)]
+    iterations: usize,
+    /// The demo's scale for the queries (1: about 1.32 million residents).
+    #[arg(long, default_value_t = 1.0)]
+    scale: f64,
+    #[arg(long)]
+    skip_import: bool,
+    #[arg(long)]
+    skip_queries: bool,
+    /// Also write the report to bench/RESULTS-registry.md.
+    #[arg(long)]
+    write: bool,
+}
+
+#[derive(clap::Args, Clone)]
 struct SummaryArgs {
     /// Timed calls per region and method (after one untimed warm-up); the median is reported.
     #[arg(long, default_value_t = 25)]
@@ -120,6 +149,7 @@ fn main() -> anyhow::Result<()> {
         Command::Divisions { pg, .. }
         | Command::Summary { pg, .. }
         | Command::All { pg, .. }
+        | Command::Registry { pg, .. }
         | Command::DivisionsCase { pg, .. } => pg.url.clone().filter(|u| !u.is_empty()),
         Command::DivisionsCsv { .. } => None,
     };
@@ -150,6 +180,24 @@ fn main() -> anyhow::Result<()> {
             let machine = rt.block_on(machine::describe("summary", pg.as_deref()));
             let md = rt.block_on(summary::run(pg.is_some(), &summary.options()))?;
             print!("{machine}\n{md}");
+        }
+        Command::Registry { registry, .. } => {
+            let machine = rt.block_on(machine::describe("registry", pg.as_deref()));
+            let opts = registry::Options {
+                rows: registry.rows,
+                iterations: registry.iterations,
+                skip_import: registry.skip_import,
+                skip_queries: registry.skip_queries,
+                scale: registry.scale,
+            };
+            let md = rt.block_on(registry::run(pg.is_some(), &opts))?;
+            let report = format!("# linli registry benchmark\n\n{machine}\n{md}");
+            print!("{report}");
+            if registry.write {
+                let path = concat!(env!("CARGO_MANIFEST_DIR"), "/RESULTS-registry.md");
+                std::fs::write(path, &report).with_context(|| format!("writing {path}"))?;
+                eprintln!("written to {path}");
+            }
         }
         Command::All {
             load,

@@ -163,7 +163,7 @@ async fn setup(db: &TestDb) -> Result<(Store, Peer, usize)> {
     eprintln!("summary: loading all divisions and the demo district …");
     store.load_divisions("", &Quiet).await?;
     store
-        .build_demo("bench-only-password", None, &Quiet)
+        .build_demo("bench-only-password", 0.0, None, &Quiet)
         .await?;
     eprintln!("summary: building the adjacency list …");
     let peer = match store.backend() {

@@ -69,6 +69,8 @@ pub static TABLES: &[&[Entry]] = &[
     FOUNDATION,
     crate::registry_text::TABLE,
     crate::registry_app_text::TABLE,
+    crate::registry_page_text::TABLE,
+    crate::sheet_text::TABLE,
 ];
 
 /// The entries of the foundation: the shell, sign-in, regions, grids, maps, audit.

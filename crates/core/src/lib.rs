@@ -9,8 +9,10 @@ pub mod problem;
 pub mod region;
 pub mod registry;
 mod registry_app_text;
+mod registry_page_text;
 mod registry_text;
 pub mod role;
+mod sheet_text;
 pub mod table;
 
 pub use problem::Problem;

@@ -100,6 +100,21 @@ struct DemoArgs {
     /// Build the demo and exit without serving.
     #[arg(long)]
     no_serve: bool,
+    /// Size of the generated registry (residents, households, buildings) as a fraction of
+    /// the real district's 1.32 million residents: above 0, at most 1 (0.1 = 132,000).
+    #[arg(long, env = "LINLI_DEMO_SCALE", default_value_t = 0.1, value_parser = parse_scale)]
+    scale: f64,
+}
+
+/// A demo scale: a number above 0 and at most 1.
+fn parse_scale(s: &str) -> std::result::Result<f64, String> {
+    let scale: f64 = s
+        .trim()
+        .parse()
+        .map_err(|_| format!("{s:?} is not a number: give a fraction such as 0.1"))?;
+    linli_store::demo_registry::check_scale(scale, false)
+        .map(|_| scale)
+        .map_err(|e| e.to_string())
 }
 
 #[derive(Subcommand)]
@@ -429,17 +444,32 @@ async fn demo(database: &str, key_file: &Path, args: DemoArgs) -> Result<()> {
     };
     let started = Instant::now();
     let report = {
-        let bar = Bar::new("demo grids");
+        let bar = Bar::new("demo");
         store
-            .build_demo(&args.password, roads.as_deref(), &bar)
+            .build_demo(&args.password, args.scale, roads.as_deref(), &bar)
             .await?
     };
+    let r = &report.registry;
+    let share = |n: i64| 100.0 * n as f64 / r.residents.max(1) as f64;
     eprintln!(
-        "Built 上城区: {} communities, {} grids, {} micro-grids (generated), {} road lines, in {:.1} s.",
+        "Built 上城区: {} communities, {} grids, {} micro-grids (generated), {} road lines; \
+         registry at scale {}: {} residents in {} households, {} buildings, {} facilities, {} hubs \
+         (60+ {:.1} %, 80+ {:.1} %, key elderly {}, renters {:.1} %, 融合型大社区 {}); in {:.1} s.",
         report.communities,
         report.grids,
         report.micro_grids,
         report.roads,
+        report.scale,
+        r.residents,
+        r.households,
+        r.buildings,
+        r.facilities,
+        r.hubs,
+        share(r.age60),
+        share(r.age80),
+        r.key_elderly,
+        share(r.renters),
+        r.large_communities,
         started.elapsed().as_secs_f64()
     );
     println!();

@@ -24,6 +24,7 @@ pub mod metrics;
 pub mod pages;
 pub mod registry_api;
 pub mod registry_files;
+pub mod registry_pages;
 pub mod templates;
 
 pub use error::{AppError, AppResult};
@@ -98,6 +99,7 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .merge(api::routes())
         .merge(registry_api::routes())
+        .merge(registry_pages::routes())
         .merge(pages::routes())
         .merge(assets::routes())
         .route("/healthz", get(healthz))

@@ -418,6 +418,7 @@ async fn region_page(
         child_level.is_some_and(|l| l >= Level::Grid) && require_manage_below(user, code).is_ok();
     let any_generated = children.iter().any(|c| c["generated"] == json!(true))
         || region.source == Source::Generated;
+    let registry_cards = crate::registry_pages::region_cards(&state, lang, user, code).await?;
     let (jar, flash) = take_flash(jar, lang);
     let ctx = merge(
         base(lang, &s, &format!("/regions/{code}"), flash),
@@ -440,6 +441,7 @@ async fn region_page(
             "summary": summary.iter().map(|(l, n)| json!({"level": l.as_str(), "label": level_plural(lang, *l), "count": n})).collect::<Vec<_>>(),
             "can_add": can_add,
             "any_generated": any_generated,
+            "registry_cards": registry_cards,
         }),
     );
     Ok((jar, render(&state, "region.html", ctx)).into_response())

@@ -125,11 +125,11 @@ async fn residents_round_trip_masked_found_revealed_and_exported() {
             .error(400, "gender_mismatch", Some("gender"));
 
         // Lists: repeatable tags, paginated, ordered; leaders read them too.
-        let list = app.get(&leader, "/api/v1/residents?region=330102001&tag=age80&tag=living_alone").await;
+        let list = app.get(&leader, &format!("/api/v1/residents?region=330102001&tag=age80&tag=living_alone&building_id={b}")).await;
         list.status(200);
         assert_eq!(list.json()["total"], 1);
         assert_eq!(list.json()["items"][0]["name"], "王大爷");
-        let none = app.get(&shegong, &format!("/api/v1/residents?region={GRID}&tag=under3")).await;
+        let none = app.get(&shegong, &format!("/api/v1/residents?region={GRID}&tag=under3&building_id={b}")).await;
         assert_eq!(none.json()["total"], 0);
         app.get(&shegong, "/api/v1/residents?tag=nonsense").await.error(400, "bad_tag", Some("tag"));
         let by_id = app.get(&shegong, &format!("/api/v1/residents?q={id}")).await;
@@ -161,7 +161,7 @@ async fn residents_round_trip_masked_found_revealed_and_exported() {
         assert!(!audit.text.contains(&id), "the audit log holds no identifier in clear");
 
         // Export: an .xlsx of the filtered list, masked, and audited.
-        let (status, ctype, xlsx) = bytes(&app, &shegong, &format!("/api/v1/residents/export?region={COMMUNITY}&tag=age80")).await;
+        let (status, ctype, xlsx) = bytes(&app, &shegong, &format!("/api/v1/residents/export?region={COMMUNITY}&tag=age80&building_id={b}")).await;
         assert_eq!(status, 200);
         assert!(ctype.contains("spreadsheetml"), "{ctype}");
         let table = linli_sheet::read("export.xlsx", &xlsx).expect("the export reads back");
@@ -197,7 +197,7 @@ async fn residents_round_trip_masked_found_revealed_and_exported() {
 async fn imports_list_every_bad_row_and_write_nothing() {
     on_each_backend(|app| async move {
         let shegong = app.token("shegong").await;
-        building(&app, &shegong, "导入1幢").await;
+        let b = building(&app, &shegong, "导入1幢").await;
         let good = id_number("19500505", 71);
         let mut bad = id_number("19600606", 73);
         bad.pop();
@@ -244,7 +244,7 @@ async fn imports_list_every_bad_row_and_write_nothing() {
         let list = app
             .get(
                 &shegong,
-                &format!("/api/v1/residents?region={COMMUNITY}&q=甲"),
+                &format!("/api/v1/residents?region={COMMUNITY}&building_id={b}"),
             )
             .await;
         assert_eq!(list.json()["total"], 0, "nothing written");
@@ -259,7 +259,7 @@ async fn imports_list_every_bad_row_and_write_nothing() {
         let list = app
             .get(
                 &shegong,
-                &format!("/api/v1/residents?region={COMMUNITY}&tag=living_alone"),
+                &format!("/api/v1/residents?region={COMMUNITY}&tag=living_alone&building_id={b}"),
             )
             .await;
         assert_eq!(list.json()["total"], 1);
@@ -297,7 +297,7 @@ async fn hubs_enforce_floor_areas_and_typology_is_served_and_editable() {
             .post(
                 &shegong,
                 "/api/v1/hubs",
-                &json!({"region": COMMUNITY, "name": "清波邻里坊", "kind": "分散式", "model": "3+x",
+                &json!({"region": COMMUNITY, "name": "测试邻里坊", "kind": "分散式", "model": "3+x",
                         "functions": ["party_services"], "address": "x",
                         "spaces": [{"role": "main", "name": "主楼", "area_m2": 420.0}]}),
             )
@@ -310,7 +310,7 @@ async fn hubs_enforce_floor_areas_and_typology_is_served_and_editable() {
             .post(
                 &shegong,
                 "/api/v1/hubs",
-                &json!({"region": COMMUNITY, "name": "清波邻里坊", "kind": "clustered", "model": "3+x",
+                &json!({"region": COMMUNITY, "name": "测试邻里坊", "kind": "clustered", "model": "3+x",
                         "functions": ["party_services", "public_services", "convenience_services", "邻里食堂"], "address": "清波街1号",
                         "spaces": [{"role": "main", "name": "综合楼", "area_m2": 1800.0}]}),
             )

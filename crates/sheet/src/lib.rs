@@ -21,7 +21,6 @@ mod write;
 use linli_core::i18n::Lang;
 
 pub use read::read;
-pub use text::TABLE;
 pub use write::{error_report, write_csv, Cell, XlsxWriter};
 
 /// Why a file could not be read or written. [`SheetError::message`] says it in the user's
@@ -68,7 +67,7 @@ impl SheetError {
         }
     }
 
-    /// The translation key of the message (an entry of [`TABLE`]).
+    /// The translation key of the message (in linli-core's translation table).
     pub fn key(&self) -> &'static str {
         match self {
             SheetError::Empty => "sheet.empty",

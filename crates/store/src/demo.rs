@@ -2,6 +2,10 @@
 //! micro-grids generated at the size practice 000 reports for it (1,361 grids and 9,201
 //! micro-grids over its 203 communities), its real boundary, and demo accounts.
 //!
+//! At a `scale` above 0 it also fills the registry (人、房、设施): buildings, households,
+//! residents, facilities and hubs, generated at that fraction of the real district (see
+//! [`crate::demo_registry`]).
+//!
 //! Generation is seeded, so every run builds the same district. Generated rows carry
 //! `source = generated`, and the pages say so.
 
@@ -12,6 +16,7 @@ use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
 use crate::audit::{write_entry, Actor, Entry};
+use crate::demo_registry::{check_scale, RegistryDemoReport};
 use crate::divisions::Progress;
 use crate::grids::{insert_grids, GridInput};
 use crate::maps::LayerKind;
@@ -76,6 +81,34 @@ pub struct DemoReport {
     pub grids: usize,
     pub micro_grids: usize,
     pub roads: usize,
+    /// The scale the registry was generated at (0: no registry).
+    pub scale: f64,
+    /// The generated registry and the district's figures after it (all zero at scale 0).
+    pub registry: RegistryDemoReport,
+}
+
+/// The built-in boundary of 上城区.
+pub(crate) fn district_boundary() -> Result<MultiPolygon> {
+    let boundary: serde_json::Value = serde_json::from_str(BOUNDARY)
+        .map_err(|e| StoreError::Corrupt(format!("built-in boundary: {e}")))?;
+    MultiPolygon::from_geojson(&boundary)
+        .map_err(|e| StoreError::Corrupt(format!("built-in boundary: {e}")))
+}
+
+/// Forwards a later stage's progress after `done` units of an earlier one, so that one bar
+/// covers both.
+struct After<'a> {
+    inner: &'a dyn Progress,
+    done: u64,
+}
+
+impl Progress for After<'_> {
+    fn start(&self, total: u64) {
+        self.inner.start(self.done + total);
+    }
+    fn advance(&self, rows: u64) {
+        self.inner.advance(rows);
+    }
 }
 
 /// Splits `total` over `weights` in proportion, each share at least 1, the shares summing to
@@ -146,13 +179,22 @@ fn kind(rng: &mut StdRng) -> GridKind {
 impl Store {
     /// Builds the demo district: loads 上城区's divisions if the national tables are not
     /// loaded yet, replaces its generated grids, sets its boundary and (when given) roads,
-    /// and creates or resets the demo accounts with `password`.
+    /// creates or resets the demo accounts with `password`, and, when `scale` is above 0,
+    /// replaces its generated registry with one at `scale` of the real district's size
+    /// ([`Store::build_demo_registry`]; needs the keys for personal data). `scale` 0 leaves
+    /// the registry as it is.
     pub async fn build_demo(
         &self,
         password: &str,
+        scale: f64,
         roads: Option<&[Vec<[f64; 2]>]>,
         progress: &dyn Progress,
     ) -> Result<DemoReport> {
+        check_scale(scale, true)?;
+        if scale > 0.0 {
+            // Fail before anything is written.
+            self.keys()?;
+        }
         let district =
             RegionCode::parse(DISTRICT).map_err(|e| StoreError::Corrupt(e.to_string()))?;
         if self.region(district).await?.is_none() {
@@ -276,13 +318,12 @@ impl Store {
                 insert_grids!(tx, chunk);
                 progress.advance(chunk.len() as u64);
             }
+            // Grids kept from an earlier build count as done.
+            progress.advance((items.len() - free.len()) as u64);
             write_entry!(&mut *tx, &actor, &entry)?;
             tx.commit().await?;
         });
-        let boundary: serde_json::Value = serde_json::from_str(BOUNDARY)
-            .map_err(|e| StoreError::Corrupt(format!("built-in boundary: {e}")))?;
-        let boundary = MultiPolygon::from_geojson(&boundary)
-            .map_err(|e| StoreError::Corrupt(format!("built-in boundary: {e}")))?;
+        let boundary = district_boundary()?;
         self.set_layer(
             &actor,
             district,
@@ -323,11 +364,22 @@ impl Store {
                 }
             }
         }
+        let registry = if scale > 0.0 {
+            let after = After {
+                inner: progress,
+                done: items.len() as u64,
+            };
+            self.build_demo_registry(scale, roads, &after).await?
+        } else {
+            RegistryDemoReport::default()
+        };
         Ok(DemoReport {
             communities: communities.len(),
             grids: grid_inputs.len(),
             micro_grids: micro_inputs.len(),
             roads: road_count,
+            scale,
+            registry,
         })
     }
 }

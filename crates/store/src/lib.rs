@@ -18,6 +18,7 @@ use sqlx::sqlite::{
 pub mod accounts;
 pub mod audit;
 pub mod demo;
+pub mod demo_registry;
 pub mod divisions;
 pub mod grids;
 pub mod maps;

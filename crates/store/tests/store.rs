@@ -470,10 +470,15 @@ async fn the_demo_is_deterministic_and_keeps_peoples_grids() {
         )
         .await
         .unwrap();
-        let r = s.build_demo("demo-pass-1", None, &Quiet).await.unwrap();
+        let r = s
+            .build_demo("demo-pass-1", 0.0, None, &Quiet)
+            .await
+            .unwrap();
         assert_eq!((r.communities, r.grids, r.micro_grids), (203, 1361, 9201));
         let first = s.grids_under(code("330102001051")).await.unwrap();
-        s.build_demo("demo-pass-2", None, &Quiet).await.unwrap();
+        s.build_demo("demo-pass-2", 0.0, None, &Quiet)
+            .await
+            .unwrap();
         let again = s.grids_under(code("330102001051")).await.unwrap();
         let names = |v: &[linli_store::Grid]| {
             v.iter()

@@ -50,7 +50,7 @@ impl App {
             .await
             .expect("keys for personal data");
         store
-            .build_demo(PASSWORD, None, &Quiet)
+            .build_demo(PASSWORD, 0.01, None, &Quiet)
             .await
             .expect("build the demo district");
         store

@@ -99,7 +99,6 @@ fn reject(mut errors: Vec<RowError>) -> StoreError {
 
 /// One resident ready for the database: identifiers encrypted, place resolved.
 struct ResidentRecord {
-    row: usize,
     household: HouseholdRef,
     region_key: i64,
     name: String,
@@ -114,8 +113,10 @@ struct ResidentRecord {
     phone_masked: Option<String>,
     flags: i64,
     renter: bool,
-    tags: Vec<Tag>,
 }
+
+/// A room to register as a household: building id, region key, unit, room, tenure.
+type NewRoom = (i64, i64, String, String, Tenure);
 
 /// A household a resident goes into: registered already, or the n-th new one.
 #[derive(Clone, Copy)]
@@ -133,7 +134,32 @@ impl Store {
         community_code: RegionCode,
         file_name: &str,
         rows: Vec<ResidentRow>,
+        errors: Vec<RowError>,
+        progress: &dyn Progress,
+    ) -> Result<ImportOutcome> {
+        self.import_residents_as(
+            actor,
+            community_code,
+            file_name,
+            rows,
+            errors,
+            Source::Imported,
+            progress,
+        )
+        .await
+    }
+
+    /// [`Store::import_residents`] with the rows recorded as coming from `source`: the demo
+    /// district passes [`Source::Generated`], so that rebuilding it replaces only its own rows.
+    #[allow(clippy::too_many_arguments)]
+    pub async fn import_residents_as(
+        &self,
+        actor: &Actor,
+        community_code: RegionCode,
+        file_name: &str,
+        rows: Vec<ResidentRow>,
         mut errors: Vec<RowError>,
+        source: Source,
         progress: &dyn Progress,
     ) -> Result<ImportOutcome> {
         let keys = self.keys()?;
@@ -142,7 +168,7 @@ impl Store {
         let households = households_by_room(self, community).await?;
 
         // Place every row, gathering new rooms.
-        let mut new_rooms: Vec<(i64, i64, String, String, Tenure)> = Vec::new();
+        let mut new_rooms: Vec<NewRoom> = Vec::new();
         let mut new_room_index: HashMap<(i64, String, String), usize> = HashMap::new();
         let mut placed: Vec<(usize, HouseholdRef, i64, Tenure)> = Vec::with_capacity(rows.len());
         for (i, r) in rows.iter().enumerate() {
@@ -240,7 +266,6 @@ impl Store {
                         let r = &rows[i];
                         let flags = r.tags.iter().fold(0, |a, t| a | t.bit());
                         ResidentRecord {
-                            row: r.line,
                             household,
                             region_key,
                             name: r.name.trim().to_string(),
@@ -261,7 +286,6 @@ impl Store {
                             phone_masked: r.phone.as_ref().map(|p| p.masked()),
                             flags,
                             renter: tenure == Tenure::Renter || r.tags.contains(&Tag::Renter),
-                            tags: r.tags.clone(),
                         }
                     })
                     .collect()
@@ -286,28 +310,44 @@ impl Store {
             ..Entry::new("residents.import")
         };
         let username = actor.username.clone();
+        let postgres = self.backend() == crate::Backend::Postgres;
         on_write!(self, p => {
             let mut tx = p.begin().await?;
-            // New households first, their ids in order.
-            let mut new_ids: Vec<i64> = Vec::with_capacity(new_rooms.len());
-            for chunk in new_rooms.chunks(CHUNK) {
+            // Residents are found again by id above this mark to write their tags: no
+            // RETURNING rows to stream back (on SQLite each returned row is a hand-off
+            // between threads, which dominated the import).
+            let before: i64 = sqlx::query_scalar("SELECT COALESCE(MAX(id), 0) FROM residents")
+                .fetch_one(&mut *tx)
+                .await?;
+            // New households first, with ids reserved up front so that residents can name
+            // them directly.
+            let n = new_rooms.len() as i64;
+            let new_ids: Vec<i64> = if postgres {
+                sqlx::query_scalar(
+                    "SELECT nextval(pg_get_serial_sequence('households', 'id')) FROM generate_series(1, $1)",
+                )
+                .bind(n)
+                .fetch_all(&mut *tx)
+                .await?
+            } else {
+                // SQLite has one writer: the ids above the current maximum are free (a
+                // concurrent writer from another process would fail the insert, not mix).
+                let max: i64 = sqlx::query_scalar("SELECT COALESCE(MAX(id), 0) FROM households")
+                    .fetch_one(&mut *tx)
+                    .await?;
+                (max + 1..=max + n).collect()
+            };
+            let rooms: Vec<(i64, &NewRoom)> = new_ids.iter().copied().zip(new_rooms.iter()).collect();
+            for chunk in rooms.chunks(CHUNK) {
                 let mut qb = sqlx::QueryBuilder::<DB>::new(
-                    "INSERT INTO households (building_id, community_key, region_key, unit, room, tenure, size, source, created_at, updated_at) ",
+                    "INSERT INTO households (id, building_id, community_key, region_key, unit, room, tenure, size, source, created_at, updated_at) ",
                 );
-                qb.push_values(chunk, |mut b, (building_id, region_key, unit, room, tenure)| {
-                    b.push_bind(*building_id).push_bind(community_key).push_bind(*region_key)
+                qb.push_values(chunk, |mut b, (id, (building_id, region_key, unit, room, tenure))| {
+                    b.push_bind(*id).push_bind(*building_id).push_bind(community_key).push_bind(*region_key)
                         .push_bind(unit.as_str()).push_bind(room.as_str()).push_bind(tenure.as_str())
-                        .push_bind(None::<i64>).push_bind(Source::Imported.as_str()).push_bind(now).push_bind(now);
+                        .push_bind(None::<i64>).push_bind(source.as_str()).push_bind(now).push_bind(now);
                 });
-                qb.push(" RETURNING id, building_id, unit, room");
-                let got: Vec<(i64, i64, String, String)> = qb.build_query_as().persistent(false).fetch_all(&mut *tx).await?;
-                // RETURNING order is not promised: match by the natural key.
-                let by_key: HashMap<(i64, String, String), i64> = got.into_iter().map(|(id, b, u, r)| ((b, u, r), id)).collect();
-                for (building_id, _, unit, room, _) in chunk {
-                    let id = by_key.get(&(*building_id, unit.clone(), room.clone())).copied()
-                        .ok_or_else(|| StoreError::Corrupt("inserted household not returned".into()))?;
-                    new_ids.push(id);
-                }
+                qb.build().persistent(false).execute(&mut *tx).await?;
             }
             let household_id = |h: HouseholdRef| match h {
                 HouseholdRef::Existing(id) => id,
@@ -326,35 +366,31 @@ impl Store {
                         .push_bind(r.id_lookup.as_slice()).push_bind(r.id_masked.as_str())
                         .push_bind(r.phone_cipher.as_deref()).push_bind(r.phone_lookup.as_deref())
                         .push_bind(r.phone_masked.as_deref()).push_bind(r.flags).push_bind(i64::from(r.renter))
-                        .push_bind(Source::Imported.as_str()).push_bind(now).push_bind(now);
+                        .push_bind(source.as_str()).push_bind(now).push_bind(now);
                 });
-                let tagged: Vec<&ResidentRecord> = chunk.iter().filter(|r| !r.tags.is_empty()).collect();
-                if tagged.is_empty() {
-                    qb.build().persistent(false).execute(&mut *tx).await?;
-                } else {
-                    qb.push(" RETURNING id, id_lookup");
-                    let got: Vec<(i64, Vec<u8>)> = qb.build_query_as().persistent(false).fetch_all(&mut *tx).await?;
-                    let ids: HashMap<Vec<u8>, i64> = got.into_iter().map(|(id, l)| (l, id)).collect();
-                    let mut marks: Vec<(i64, &'static str, i64, i64)> = Vec::new();
-                    for r in tagged {
-                        let id = ids.get(&r.id_lookup).copied()
-                            .ok_or_else(|| StoreError::Corrupt(format!("row {} not returned", r.row)))?;
-                        for t in &r.tags {
-                            marks.push((id, t.as_str(), r.region_key, r.birth));
-                        }
-                    }
-                    for m in marks.chunks(CHUNK) {
-                        let mut qb = sqlx::QueryBuilder::<DB>::new(
-                            "INSERT INTO resident_tags (resident_id, tag, region_key, birth, set_by, set_at) ",
-                        );
-                        qb.push_values(m, |mut b, (id, tag, region_key, birth)| {
-                            b.push_bind(*id).push_bind(*tag).push_bind(*region_key).push_bind(*birth)
-                                .push_bind(username.as_str()).push_bind(now);
-                        });
-                        qb.build().persistent(false).execute(&mut *tx).await?;
-                    }
-                }
+                qb.build().persistent(false).execute(&mut *tx).await?;
                 progress.advance(chunk.len() as u64);
+            }
+            // Tags, one statement per tag, from the flags just written. (On PostgreSQL a
+            // concurrent import's rows may lie above the mark too; they carry their own tag
+            // rows already, which the conflict clause leaves alone.)
+            let range = community.range();
+            for tag in Tag::ASSIGNED {
+                sqlx::query(
+                    "INSERT INTO resident_tags (resident_id, tag, region_key, birth, set_by, set_at) \
+                     SELECT id, $1, region_key, birth, $2, $3 FROM residents \
+                     WHERE id > $4 AND region_key >= $5 AND region_key < $6 AND (flags & $7) <> 0 \
+                     ON CONFLICT DO NOTHING",
+                )
+                .bind(tag.as_str())
+                .bind(username.as_str())
+                .bind(now)
+                .bind(before)
+                .bind(range.start)
+                .bind(range.end)
+                .bind(tag.bit())
+                .execute(&mut *tx)
+                .await?;
             }
             write_entry!(&mut *tx, actor, &entry)?;
             refresh_stats!(tx, community_key);
@@ -371,7 +407,32 @@ impl Store {
         community_code: RegionCode,
         file_name: &str,
         rows: Vec<HouseholdRow>,
+        errors: Vec<RowError>,
+        progress: &dyn Progress,
+    ) -> Result<ImportOutcome> {
+        self.import_households_as(
+            actor,
+            community_code,
+            file_name,
+            rows,
+            errors,
+            Source::Imported,
+            progress,
+        )
+        .await
+    }
+
+    /// [`Store::import_households`] with the rows recorded as coming from `source`: the demo
+    /// district passes [`Source::Generated`], so that rebuilding it replaces only its own rows.
+    #[allow(clippy::too_many_arguments)]
+    pub async fn import_households_as(
+        &self,
+        actor: &Actor,
+        community_code: RegionCode,
+        file_name: &str,
+        rows: Vec<HouseholdRow>,
         mut errors: Vec<RowError>,
+        source: Source,
         progress: &dyn Progress,
     ) -> Result<ImportOutcome> {
         let community = community(self, community_code).await?;
@@ -421,7 +482,7 @@ impl Store {
                 qb.push_values(chunk, |mut b, (building_id, region_key, r)| {
                     b.push_bind(*building_id).push_bind(community_key).push_bind(*region_key)
                         .push_bind(unit_of(&r.unit)).push_bind(r.room.trim()).push_bind(r.tenure.as_str())
-                        .push_bind(r.size.map(i64::from)).push_bind(Source::Imported.as_str()).push_bind(now).push_bind(now);
+                        .push_bind(r.size.map(i64::from)).push_bind(source.as_str()).push_bind(now).push_bind(now);
                 });
                 qb.build().persistent(false).execute(&mut *tx).await?;
                 progress.advance(chunk.len() as u64);
@@ -448,7 +509,32 @@ impl Store {
         community_code: RegionCode,
         file_name: &str,
         rows: Vec<BuildingRow>,
+        errors: Vec<RowError>,
+        progress: &dyn Progress,
+    ) -> Result<ImportOutcome> {
+        self.import_buildings_as(
+            actor,
+            community_code,
+            file_name,
+            rows,
+            errors,
+            Source::Imported,
+            progress,
+        )
+        .await
+    }
+
+    /// [`Store::import_buildings`] with the rows recorded as coming from `source`: the demo
+    /// district passes [`Source::Generated`], so that rebuilding it replaces only its own rows.
+    #[allow(clippy::too_many_arguments)]
+    pub async fn import_buildings_as(
+        &self,
+        actor: &Actor,
+        community_code: RegionCode,
+        file_name: &str,
+        rows: Vec<BuildingRow>,
         mut errors: Vec<RowError>,
+        source: Source,
         progress: &dyn Progress,
     ) -> Result<ImportOutcome> {
         let community = community(self, community_code).await?;
@@ -515,7 +601,7 @@ impl Store {
                         .push_bind(i64::from(region.level().number()))
                         .push_bind(r.name.trim()).push_bind(r.address.trim())
                         .push_bind(r.location.map(|l| l[0])).push_bind(r.location.map(|l| l[1]))
-                        .push_bind(r.floors.map(i64::from)).push_bind(r.units.map(i64::from)).push_bind(Source::Imported.as_str())
+                        .push_bind(r.floors.map(i64::from)).push_bind(r.units.map(i64::from)).push_bind(source.as_str())
                         .push_bind(now).push_bind(now);
                 });
                 qb.build().persistent(false).execute(&mut *tx).await?;
@@ -560,7 +646,32 @@ impl Store {
         community_code: RegionCode,
         file_name: &str,
         rows: Vec<FacilityRow>,
+        errors: Vec<RowError>,
+        progress: &dyn Progress,
+    ) -> Result<ImportOutcome> {
+        self.import_facilities_as(
+            actor,
+            community_code,
+            file_name,
+            rows,
+            errors,
+            Source::Imported,
+            progress,
+        )
+        .await
+    }
+
+    /// [`Store::import_facilities`] with the rows recorded as coming from `source`: the demo
+    /// district passes [`Source::Generated`], so that rebuilding it replaces only its own rows.
+    #[allow(clippy::too_many_arguments)]
+    pub async fn import_facilities_as(
+        &self,
+        actor: &Actor,
+        community_code: RegionCode,
+        file_name: &str,
+        rows: Vec<FacilityRow>,
         mut errors: Vec<RowError>,
+        source: Source,
         progress: &dyn Progress,
     ) -> Result<ImportOutcome> {
         let community = community(self, community_code).await?;
@@ -612,7 +723,7 @@ impl Store {
                         .push_bind(r.type_code.as_str()).push_bind(r.name.trim())
                         .push_bind(r.address.as_deref().unwrap_or("").trim())
                         .push_bind(r.location.map(|l| l[0])).push_bind(r.location.map(|l| l[1])).push_bind(r.floor_area_m2).push_bind(*hub)
-                        .push_bind(Source::Imported.as_str()).push_bind(now).push_bind(now);
+                        .push_bind(source.as_str()).push_bind(now).push_bind(now);
                 });
                 qb.build().persistent(false).execute(&mut *tx).await?;
                 progress.advance(chunk.len() as u64);
