@@ -34,6 +34,9 @@ pub static TABLE: &[Entry] = &[
     ("registry.place_level", "{code} 不是社区、网格或微网格；楼栋、设施和邻里坊要登记在社区或其下。", "{code} is not a community, grid or micro-grid; buildings, facilities and hubs are registered in a community or below."),
     ("registry.unknown_region", "区域 {code} 不存在。", "The region {code} does not exist."),
     ("registry.region_other_community", "{code} 不在本社区内。", "{code} is not in this community."),
+    ("registry.row_other_community", "该行属于社区 {code}，不能导入到 {target}；请导入到它所属的社区，或清空该行的社区代码。", "This row belongs to community {code} and cannot be imported into {target}; import it into its own community, or clear its community code."),
+    // The export's trailing column, as import errors name it.
+    ("import.field.community", "社区代码", "community code"),
     ("registry.import_needs_community", "导入要指定一个社区（12 位代码），{code} 不是社区。", "An import is for one community (a 12-digit code); {code} is not a community."),
     ("registry.unknown_building", "本社区没有名为“{building}”的楼栋；请先登记楼栋，或检查名称是否一致。", "This community has no building named “{building}”; register it first, or check the name."),
     ("registry.unknown_building_id", "楼栋 {id} 不存在。", "Building {id} does not exist."),

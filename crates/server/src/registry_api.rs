@@ -55,6 +55,7 @@ pub fn routes() -> Router<AppState> {
             "/api/v1/households",
             get(list_households).post(create_household),
         )
+        .route("/api/v1/households/export", get(export_households))
         .route(
             "/api/v1/households/{id}",
             get(get_household)
@@ -65,6 +66,7 @@ pub fn routes() -> Router<AppState> {
             "/api/v1/buildings",
             get(list_buildings).post(create_building),
         )
+        .route("/api/v1/buildings/export", get(export_buildings))
         .route(
             "/api/v1/buildings/{id}",
             get(get_building)
@@ -75,6 +77,7 @@ pub fn routes() -> Router<AppState> {
             "/api/v1/facilities",
             get(list_facilities).post(create_facility),
         )
+        .route("/api/v1/facilities/export", get(export_facilities))
         .route(
             "/api/v1/facilities/{id}",
             get(get_facility)
@@ -430,6 +433,34 @@ pub struct HouseholdQuery {
     pub limit: Option<i64>,
 }
 
+/// The filters of a households export: the list's, without paging.
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct HouseholdExportQuery {
+    /// A region code in the caller's area (default: the whole area).
+    pub region: Option<String>,
+    pub building_id: Option<i64>,
+    /// owner or renter.
+    pub tenure: Option<String>,
+    pub q: Option<String>,
+}
+
+/// A tenure given as a filter: none when blank.
+fn tenure_filter(t: Option<&str>) -> AppResult<Option<Tenure>> {
+    match t.map(str::trim).filter(|t| !t.is_empty()) {
+        None => Ok(None),
+        Some(t) => Ok(Some(Tenure::parse(t).ok_or_else(|| {
+            bad("bad_tenure", "registry.bad_tenure", "tenure", t)
+        })?)),
+    }
+}
+
+/// A text filter of an export: none when blank.
+fn text_filter(q: Option<&str>) -> Option<String> {
+    q.map(str::trim)
+        .filter(|q| !q.is_empty())
+        .map(str::to_string)
+}
+
 #[derive(Debug, Serialize, ToSchema)]
 pub struct BuildingDto {
     pub id: i64,
@@ -490,6 +521,27 @@ pub struct PlainQuery {
     pub type_code: Option<String>,
     pub offset: Option<i64>,
     pub limit: Option<i64>,
+}
+
+/// The filters of a buildings export: the list's, without paging.
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct BuildingExportQuery {
+    /// A region code in the caller's area (default: the whole area).
+    pub region: Option<String>,
+    /// A fragment of the name or address.
+    pub q: Option<String>,
+}
+
+/// The filters of a facilities export: the list's, without paging.
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct FacilityExportQuery {
+    /// A region code in the caller's area (default: the whole area).
+    pub region: Option<String>,
+    /// A fragment of the name or address.
+    pub q: Option<String>,
+    /// A facility type code.
+    #[serde(rename = "type")]
+    pub type_code: Option<String>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -895,13 +947,7 @@ async fn list_households(
     Query(q): Query<HouseholdQuery>,
 ) -> AppResult<Json<HouseholdPage>> {
     let range = list_range(&s.user, q.region.as_deref())?;
-    let tenure = match q.tenure.as_deref().map(str::trim).filter(|t| !t.is_empty()) {
-        None => None,
-        Some(t) => Some(
-            Tenure::parse(t)
-                .ok_or_else(|| bad("bad_tenure", "registry.bad_tenure", "tenure", t))?,
-        ),
-    };
+    let tenure = tenure_filter(q.tenure.as_deref())?;
     let page = state
         .store
         .households(
@@ -916,6 +962,38 @@ async fn list_households(
         items: page.items.iter().map(household_dto).collect(),
         total: page.total,
     }))
+}
+
+/// The filtered households as an .xlsx workbook in the import's columns (headers in the
+/// caller's language) plus each row's community code: edited, the file imports again into
+/// that community. The export is audited.
+#[utoipa::path(get, path = "/api/v1/households/export", tag = "registry", security(("bearer" = [])), params(HouseholdExportQuery),
+    responses((status = 200, description = "an .xlsx workbook", content_type = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"),
+        (status = 400, body = ErrorBody), (status = 403, body = ErrorBody)))]
+async fn export_households(
+    State(state): State<AppState>,
+    ConnectInfo(addr): ConnectInfo<SocketAddr>,
+    ReqLang(lang): ReqLang,
+    ApiUser(s): ApiUser,
+    Query(q): Query<HouseholdExportQuery>,
+) -> AppResult<Response> {
+    let filter = crate::registry_files::HouseholdFilter {
+        range: list_range(&s.user, q.region.as_deref())?,
+        building_id: q.building_id,
+        tenure: tenure_filter(q.tenure.as_deref())?,
+        q: text_filter(q.q.as_deref()),
+    };
+    let bytes = crate::registry_files::export_households(
+        &state.store,
+        &actor(&s.user, Some(addr)),
+        &filter,
+        lang,
+    )
+    .await?;
+    Ok(crate::registry_files::xlsx_response(
+        bytes,
+        "households.xlsx",
+    ))
 }
 
 #[utoipa::path(get, path = "/api/v1/households/{id}", tag = "registry", security(("bearer" = [])),
@@ -1012,6 +1090,36 @@ async fn list_buildings(
         items: page.items.iter().map(building_dto).collect(),
         total: page.total,
     }))
+}
+
+/// The filtered buildings as an .xlsx workbook in the import's columns (headers in the
+/// caller's language) plus each row's community code: edited, the file imports again into
+/// that community. The export is audited.
+#[utoipa::path(get, path = "/api/v1/buildings/export", tag = "registry", security(("bearer" = [])), params(BuildingExportQuery),
+    responses((status = 200, description = "an .xlsx workbook", content_type = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"),
+        (status = 400, body = ErrorBody), (status = 403, body = ErrorBody)))]
+async fn export_buildings(
+    State(state): State<AppState>,
+    ConnectInfo(addr): ConnectInfo<SocketAddr>,
+    ReqLang(lang): ReqLang,
+    ApiUser(s): ApiUser,
+    Query(q): Query<BuildingExportQuery>,
+) -> AppResult<Response> {
+    let filter = crate::registry_files::BuildingFilter {
+        range: list_range(&s.user, q.region.as_deref())?,
+        q: text_filter(q.q.as_deref()),
+    };
+    let bytes = crate::registry_files::export_buildings(
+        &state.store,
+        &actor(&s.user, Some(addr)),
+        &filter,
+        lang,
+    )
+    .await?;
+    Ok(crate::registry_files::xlsx_response(
+        bytes,
+        "buildings.xlsx",
+    ))
 }
 
 #[utoipa::path(get, path = "/api/v1/buildings/{id}", tag = "registry", security(("bearer" = [])),
@@ -1121,6 +1229,37 @@ async fn list_facilities(
         items: page.items.iter().map(facility_dto).collect(),
         total: page.total,
     }))
+}
+
+/// The filtered facilities as an .xlsx workbook in the import's columns (headers in the
+/// caller's language; the type by its name, or its code where a name is ambiguous) plus
+/// each row's community code. The export is audited.
+#[utoipa::path(get, path = "/api/v1/facilities/export", tag = "registry", security(("bearer" = [])), params(FacilityExportQuery),
+    responses((status = 200, description = "an .xlsx workbook", content_type = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"),
+        (status = 400, body = ErrorBody), (status = 403, body = ErrorBody)))]
+async fn export_facilities(
+    State(state): State<AppState>,
+    ConnectInfo(addr): ConnectInfo<SocketAddr>,
+    ReqLang(lang): ReqLang,
+    ApiUser(s): ApiUser,
+    Query(q): Query<FacilityExportQuery>,
+) -> AppResult<Response> {
+    let filter = crate::registry_files::FacilityFilter {
+        range: list_range(&s.user, q.region.as_deref())?,
+        type_code: text_filter(q.type_code.as_deref()),
+        q: text_filter(q.q.as_deref()),
+    };
+    let bytes = crate::registry_files::export_facilities(
+        &state.store,
+        &actor(&s.user, Some(addr)),
+        &filter,
+        lang,
+    )
+    .await?;
+    Ok(crate::registry_files::xlsx_response(
+        bytes,
+        "facilities.xlsx",
+    ))
 }
 
 #[utoipa::path(get, path = "/api/v1/facilities/{id}", tag = "registry", security(("bearer" = [])),
@@ -1446,9 +1585,9 @@ async fn template(ApiUser(_s): ApiUser, Path(kind): Path<String>) -> AppResult<R
 #[derive(OpenApi)]
 #[openapi(
     paths(list_residents, get_resident, create_resident, update_resident, delete_resident, reveal_resident, export_residents,
-        list_households, get_household, create_household, update_household, delete_household,
-        list_buildings, get_building, create_building, update_building, delete_building,
-        list_facilities, get_facility, create_facility, update_facility, delete_facility,
+        list_households, get_household, create_household, update_household, delete_household, export_households,
+        list_buildings, get_building, create_building, update_building, delete_building, export_buildings,
+        list_facilities, get_facility, create_facility, update_facility, delete_facility, export_facilities,
         list_hubs, get_hub, create_hub, update_hub, delete_hub, list_types, update_type, import, template),
     components(schemas(TagDto, ResidentDto, ResidentPage, ResidentBody, RevealBody, RevealResult, HouseholdDto, HouseholdPage,
         HouseholdBody, BuildingDto, BuildingPage, BuildingBody, FacilityDto, FacilityPage, FacilityBody, SpaceDto, HubDto,

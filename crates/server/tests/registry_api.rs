@@ -5,6 +5,7 @@ mod common;
 
 use common::{on_each_backend, App};
 use linli_core::registry::idcard::check_character;
+use linli_core::table::Table;
 use serde_json::{json, Value};
 
 const COMMUNITY: &str = "330102001051";
@@ -350,6 +351,419 @@ async fn hubs_enforce_floor_areas_and_typology_is_served_and_editable() {
         let doc = app.get(&admin, "/api/v1/openapi.json").await;
         for path in ["/api/v1/residents", "/api/v1/residents/{id}/reveal", "/api/v1/households", "/api/v1/buildings", "/api/v1/facilities", "/api/v1/hubs"] {
             assert!(doc.json()["paths"][path].is_object(), "{path} documented");
+        }
+        app
+    })
+    .await;
+}
+
+/// GET in a language: status and body bytes.
+async fn bytes_in(app: &App, token: &str, path: &str, lang: &str) -> (u16, Vec<u8>) {
+    let res = app
+        .client()
+        .get(app.url(path))
+        .bearer_auth(token)
+        .header("accept-language", lang)
+        .send()
+        .await
+        .expect("request");
+    let status = res.status().as_u16();
+    (status, res.bytes().await.expect("body").to_vec())
+}
+
+/// An export read back: 200, an .xlsx, its table.
+async fn export(app: &App, token: &str, path: &str, lang: &str) -> Table {
+    let (status, xlsx) = bytes_in(app, token, path, lang).await;
+    assert_eq!(status, 200, "{path}: {}", String::from_utf8_lossy(&xlsx));
+    linli_sheet::read("export.xlsx", &xlsx).expect("the export reads back")
+}
+
+/// A table's rows as their cells, as wide as the header, in order.
+fn cells(t: &Table) -> Vec<Vec<String>> {
+    t.rows
+        .iter()
+        .map(|r| {
+            (0..t.headers.len())
+                .map(|i| r.cell(i).to_string())
+                .collect()
+        })
+        .collect()
+}
+
+/// The row whose first cell is `first`.
+fn row_of(t: &Table, first: &str) -> Vec<String> {
+    cells(t)
+        .into_iter()
+        .find(|r| r[0] == first)
+        .unwrap_or_else(|| panic!("no row {first} in {:?}", cells(t)))
+}
+
+/// A table written back as an .xlsx, every cell as text: what a user's edit saves.
+fn workbook(t: &Table) -> Vec<u8> {
+    let headers: Vec<&str> = t.headers.iter().map(String::as_str).collect();
+    let mut w = linli_sheet::XlsxWriter::new("edited", &headers).expect("a workbook");
+    for r in cells(t) {
+        let row: Vec<linli_sheet::Cell> = r.into_iter().map(linli_sheet::Cell::Text).collect();
+        w.push_row(&row).expect("a row");
+    }
+    w.finish().expect("the file")
+}
+
+async fn import_file(app: &App, token: &str, kind: &str, bytes: Vec<u8>) -> common::Resp {
+    let url = app.url(&format!(
+        "/api/v1/registry/{kind}/import?community={COMMUNITY}&name={kind}.xlsx"
+    ));
+    app.with(
+        &format!("import {kind}"),
+        app.client().post(url).bearer_auth(token).body(bytes),
+    )
+    .await
+}
+
+async fn total(app: &App, token: &str, path: &str) -> i64 {
+    let r = app.get(token, path).await;
+    r.status(200);
+    r.json()["total"].as_i64().expect("a total")
+}
+
+/// Whether the audit log holds an export `action` of `rows` rows.
+async fn audited(app: &App, action: &str, rows: i64) -> bool {
+    let admin = app.token("admin").await;
+    let audit = app.get(&admin, "/api/v1/audit?limit=50").await;
+    audit.json()["items"]
+        .as_array()
+        .expect("entries")
+        .iter()
+        .any(|e| e["action"] == action && e["after"]["rows"] == rows)
+}
+
+#[tokio::test]
+async fn buildings_and_households_export_in_the_import_columns_and_import_again() {
+    on_each_backend(|app| async move {
+        let shegong = app.token("shegong").await;
+        let b1 = building(&app, &shegong, "导出1幢").await;
+        let b2 = building(&app, &shegong, "导出2幢").await;
+        household(&app, &shegong, b1, "101", "自有").await;
+        household(&app, &shegong, b1, "102", "租住").await;
+        household(&app, &shegong, b2, "201", "renter").await;
+
+        // Buildings of the grid: the import's columns, then the community, row for row
+        // what the list holds.
+        let buildings = format!("/api/v1/buildings?region={GRID}");
+        let listed = total(&app, &shegong, &buildings).await;
+        let t = export(
+            &app,
+            &shegong,
+            &format!("/api/v1/buildings/export?region={GRID}"),
+            "zh-CN",
+        )
+        .await;
+        assert_eq!(
+            t.headers,
+            [
+                "楼栋",
+                "地址",
+                "经度",
+                "纬度",
+                "层数",
+                "单元数",
+                "网格",
+                "社区代码"
+            ]
+        );
+        assert_eq!(t.rows.len() as i64, listed);
+        assert_eq!(
+            row_of(&t, "导出1幢"),
+            [
+                "导出1幢",
+                "劳动路1号",
+                "120.16",
+                "30.24",
+                "6",
+                "",
+                GRID,
+                COMMUNITY
+            ]
+        );
+        assert!(
+            audited(&app, "buildings.export", listed).await,
+            "the export is audited"
+        );
+        let en = export(
+            &app,
+            &shegong,
+            &format!("/api/v1/buildings/export?region={GRID}&q=导出"),
+            "en",
+        )
+        .await;
+        assert_eq!(
+            en.headers,
+            [
+                "Building",
+                "Address",
+                "Longitude",
+                "Latitude",
+                "Floors",
+                "Units",
+                "Grid",
+                "Community code"
+            ]
+        );
+        assert_eq!(en.rows.len(), 2, "the text filter holds");
+
+        // Imported again into its community, the file changes nothing.
+        let community_buildings = format!("/api/v1/buildings?region={COMMUNITY}");
+        let before = total(&app, &shegong, &community_buildings).await;
+        let r = import_file(&app, &shegong, "buildings", workbook(&t)).await;
+        r.status(201);
+        assert_eq!(r.json()["created"], 0, "{}", r.text);
+        assert_eq!(r.json()["updated"], listed);
+        assert_eq!(total(&app, &shegong, &community_buildings).await, before);
+        let again = export(
+            &app,
+            &shegong,
+            &format!("/api/v1/buildings/export?region={GRID}"),
+            "zh-CN",
+        )
+        .await;
+        assert_eq!(cells(&again), cells(&t), "the records are as they were");
+
+        // Households filtered by tenure, in English; the round trip of the English file.
+        let renters = format!("/api/v1/households?region={GRID}&tenure=renter");
+        let listed = total(&app, &shegong, &renters).await;
+        assert!(listed >= 2);
+        let h = export(
+            &app,
+            &shegong,
+            &format!("/api/v1/households/export?region={GRID}&tenure=renter"),
+            "en",
+        )
+        .await;
+        assert_eq!(
+            h.headers,
+            [
+                "Building",
+                "Unit",
+                "Room",
+                "Tenure",
+                "Size",
+                "Community code"
+            ]
+        );
+        assert_eq!(h.rows.len() as i64, listed);
+        assert!(
+            cells(&h).iter().all(|r| r[3] == "Rented"),
+            "{:?}",
+            cells(&h)
+        );
+        assert!(cells(&h).contains(
+            &["导出1幢", "1", "102", "Rented", "", COMMUNITY]
+                .map(String::from)
+                .to_vec()
+        ));
+        assert!(audited(&app, "households.export", listed).await);
+        let zh = export(
+            &app,
+            &shegong,
+            &format!("/api/v1/households/export?building_id={b1}"),
+            "zh-CN",
+        )
+        .await;
+        assert_eq!(
+            zh.headers,
+            ["楼栋", "单元", "室号", "居住类型", "人数", "社区代码"]
+        );
+        assert_eq!(
+            cells(&zh),
+            [
+                ["导出1幢", "1", "101", "自住", "", COMMUNITY],
+                ["导出1幢", "1", "102", "租住", "", COMMUNITY]
+            ]
+        );
+        let all = format!("/api/v1/households?region={COMMUNITY}");
+        let before = total(&app, &shegong, &all).await;
+        let r = import_file(&app, &shegong, "households", workbook(&h)).await;
+        r.status(201);
+        assert_eq!(r.json()["created"], 0, "{}", r.text);
+        assert_eq!(r.json()["updated"], listed);
+        assert_eq!(total(&app, &shegong, &all).await, before);
+        assert_eq!(total(&app, &shegong, &renters).await, listed);
+        let again = export(
+            &app,
+            &shegong,
+            &format!("/api/v1/households/export?region={GRID}&tenure=renter"),
+            "en",
+        )
+        .await;
+        assert_eq!(cells(&again), cells(&h));
+
+        // A row of another community is refused with its line; nothing of the file is written.
+        let mut edited = t.clone();
+        let at = edited
+            .rows
+            .iter()
+            .position(|r| r.cell(0) == "导出2幢")
+            .expect("the row");
+        let other = edited
+            .rows
+            .iter()
+            .position(|r| r.cell(0) == "导出1幢")
+            .expect("the row");
+        edited.rows[at].cells[7] = "330102001052".into();
+        edited.rows[other].cells[1] = "改过的地址".into();
+        let r = import_file(&app, &shegong, "buildings", workbook(&edited)).await;
+        let e = r.error(422, "import_rejected", None);
+        let rows = e["rows"].as_array().expect("rows");
+        assert_eq!(rows.len(), 1, "{e}");
+        assert_eq!(
+            rows[0]["row"],
+            at + 2,
+            "the line in the file (header is line 1)"
+        );
+        assert_eq!(rows[0]["field"], "community");
+        let m = rows[0]["message"].as_str().unwrap_or("");
+        assert!(
+            m.contains("该行属于社区 330102001052，不能导入到 330102001051"),
+            "{m}"
+        );
+        let b = app.get(&shegong, &format!("/api/v1/buildings/{b1}")).await;
+        assert_eq!(b.json()["address"], "劳动路1号", "nothing written");
+        let mut edited = h.clone();
+        edited.rows[0].cells[5] = "330102001052".into();
+        let r = import_file(&app, &shegong, "households", workbook(&edited)).await;
+        let e = r.error(422, "import_rejected", None);
+        assert_eq!(e["rows"][0]["row"], 2);
+        assert_eq!(e["rows"][0]["field"], "community");
+
+        // The area: a grid worker may export his grid, not the community around it nor
+        // another district; a resident account nothing.
+        let wangge = app.token("wangge").await;
+        let (status, _) = bytes_in(
+            &app,
+            &wangge,
+            &format!("/api/v1/buildings/export?region={GRID}"),
+            "zh",
+        )
+        .await;
+        assert_eq!(status, 200);
+        for path in [
+            format!("/api/v1/buildings/export?region={COMMUNITY}"),
+            format!("/api/v1/households/export?region={COMMUNITY}"),
+            "/api/v1/households/export?region=330105".to_string(),
+        ] {
+            let (status, _) = bytes_in(&app, &wangge, &path, "zh").await;
+            assert_eq!(status, 403, "{path}");
+        }
+        app.get(&shegong, "/api/v1/households/export?tenure=rich")
+            .await
+            .error(400, "bad_tenure", Some("tenure"));
+        app
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn facilities_export_in_the_import_columns_and_import_again() {
+    on_each_backend(|app| async move {
+        let shegong = app.token("shegong").await;
+        let hub = app
+            .post(
+                &shegong,
+                "/api/v1/hubs",
+                &json!({"region": COMMUNITY, "name": "导出测试邻里坊", "kind": "clustered", "model": "3+x",
+                        "functions": ["party_services", "public_services", "convenience_services", "邻里食堂"], "address": "清波街1号",
+                        "spaces": [{"role": "main", "name": "综合楼", "area_m2": 1600.0}]}),
+            )
+            .await;
+        hub.status(201);
+        let hub_id = hub.json()["id"].as_i64().expect("hub id");
+        let mut ids = Vec::new();
+        for body in [
+            json!({"region": COMMUNITY, "type": "elderly_day_care", "name": "导出测试日照中心", "address": "清波街2号",
+                   "lon": 120.165, "lat": 30.244, "floor_area_m2": 320.5, "hub_id": hub_id}),
+            json!({"region": GRID, "type": "elderly_day_care", "name": "导出测试托老所"}),
+            json!({"region": COMMUNITY, "type": "pharmacy", "name": "导出测试药房"}),
+        ] {
+            let r = app.post(&shegong, "/api/v1/facilities", &body).await;
+            r.status(201);
+            ids.push(r.json()["id"].as_i64().expect("facility id"));
+        }
+        let filter = format!(
+            "region={COMMUNITY}&type=elderly_day_care&q={}",
+            url::form_urlencoded::byte_serialize("导出测试".as_bytes()).collect::<String>()
+        );
+        let listed = total(&app, &shegong, &format!("/api/v1/facilities?{filter}")).await;
+        assert_eq!(listed, 2);
+        let t = export(&app, &shegong, &format!("/api/v1/facilities/export?{filter}"), "zh-CN").await;
+        assert_eq!(t.headers, ["名称", "类型", "地址", "经度", "纬度", "建筑面积", "所属邻里坊", "社区代码"]);
+        assert_eq!(t.rows.len() as i64, listed);
+        assert_eq!(
+            row_of(&t, "导出测试日照中心"),
+            ["导出测试日照中心", "老年人日间照料中心/托老所", "清波街2号", "120.165", "30.244", "320.5", "导出测试邻里坊", COMMUNITY]
+        );
+        assert_eq!(
+            row_of(&t, "导出测试托老所"),
+            ["导出测试托老所", "老年人日间照料中心/托老所", "", "", "", "", "", COMMUNITY]
+        );
+        assert!(audited(&app, "facilities.export", 2).await);
+        let en = export(&app, &shegong, &format!("/api/v1/facilities/export?{filter}"), "en").await;
+        assert_eq!(en.headers, ["Name", "Type", "Address", "Longitude", "Latitude", "Floor area", "Hub", "Community code"]);
+        assert_eq!(row_of(&en, "导出测试托老所")[1], "Elderly day-care centre");
+
+        // A row of another community is refused with its line, and nothing is written.
+        let mut edited = t.clone();
+        edited.rows[1].cells[7] = "330102003050".into();
+        let r = import_file(&app, &shegong, "facilities", workbook(&edited)).await;
+        let e = r.error(422, "import_rejected", None);
+        assert_eq!(e["rows"].as_array().map(Vec::len), Some(1), "{e}");
+        assert_eq!(e["rows"][0]["row"], 3);
+        assert_eq!(e["rows"][0]["field"], "community");
+        assert_eq!(total(&app, &shegong, &format!("/api/v1/facilities?{filter}")).await, 2);
+
+        // The file holds everything the import needs: with the two facilities gone, it
+        // brings them back field for field, in either language's headers.
+        for (file, lang) in [(&t, "zh-CN"), (&en, "en")] {
+            for id in &ids[..2] {
+                app.delete(&shegong, &format!("/api/v1/facilities/{id}")).await.status(204);
+            }
+            let r = import_file(&app, &shegong, "facilities", workbook(file)).await;
+            r.status(201);
+            assert_eq!(r.json()["created"], 2, "{}", r.text);
+            let back = export(&app, &shegong, &format!("/api/v1/facilities/export?{filter}"), lang).await;
+            assert_eq!(cells(&back), cells(file));
+            let listed = app.get(&shegong, &format!("/api/v1/facilities?{filter}")).await.json();
+            ids = listed["items"]
+                .as_array()
+                .expect("items")
+                .iter()
+                .filter_map(|f| f["id"].as_i64())
+                .collect();
+            assert_eq!(ids.len(), 2);
+        }
+
+        // Imported again beside the same facilities, the file duplicates nothing; an edited
+        // floor area updates the facility in place.
+        let mut edited = t.clone();
+        let at = edited.rows.iter().position(|r| r.cells[0] == "导出测试日照中心").expect("row");
+        edited.rows[at].cells[5] = "400".into();
+        let r = import_file(&app, &shegong, "facilities", workbook(&edited)).await;
+        r.status(201);
+        assert_eq!((r.json()["created"].clone(), r.json()["updated"].clone()), (json!(0), json!(2)), "{}", r.text);
+        assert_eq!(total(&app, &shegong, &format!("/api/v1/facilities?{filter}")).await, 2);
+        let back = export(&app, &shegong, &format!("/api/v1/facilities/export?{filter}"), "zh-CN").await;
+        assert_eq!(row_of(&back, "导出测试日照中心")[5], "400");
+
+        // Outside the area: 403.
+        let wangge = app.token("wangge").await;
+        let (status, _) = bytes_in(&app, &wangge, &format!("/api/v1/facilities/export?region={COMMUNITY}"), "zh").await;
+        assert_eq!(status, 403);
+        let (status, _) = bytes_in(&app, &shegong, "/api/v1/facilities/export?region=330102003050", "zh").await;
+        assert_eq!(status, 403);
+
+        // The OpenAPI document lists the three exports.
+        let doc = app.get(&shegong, "/api/v1/openapi.json").await;
+        for path in ["/api/v1/households/export", "/api/v1/buildings/export", "/api/v1/facilities/export"] {
+            assert!(doc.json()["paths"][path]["get"].is_object(), "{path} documented");
         }
         app
     })

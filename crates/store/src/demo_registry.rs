@@ -1643,7 +1643,10 @@ impl Store {
                 .execute(write)
                 .await?;
         }
-        let built = self.fill_demo_registry(scale, roads, progress).await;
+        let built = match self.fill_demo_registry(scale, roads, progress).await {
+            Ok(report) => self.settle_registry().await.map(|()| report),
+            Err(e) => Err(e),
+        };
         if let crate::Db::Sqlite { write, .. } = &self.db {
             let restored: std::result::Result<(), sqlx::Error> = async {
                 sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")

@@ -88,19 +88,6 @@ fn decode(prefix: &str, tx: mpsc::Sender<Result<Vec<Row>>>) {
     }
 }
 
-/// Escapes a value for PostgreSQL's COPY text format.
-fn copy_escape(s: &str, out: &mut String) {
-    for ch in s.chars() {
-        match ch {
-            '\\' => out.push_str("\\\\"),
-            '\t' => out.push_str("\\t"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            c => out.push(c),
-        }
-    }
-}
-
 impl Store {
     /// Whether the national tables have been loaded.
     pub async fn divisions_loaded(&self) -> Result<bool> {
@@ -250,7 +237,7 @@ impl LoadRows for sqlx::Transaction<'_, sqlx::Postgres> {
                 buf.push('\t');
                 buf.push_str(&r.key.to_string());
                 buf.push('\t');
-                copy_escape(&r.name, &mut buf);
+                crate::copy_text::escape(&r.name, &mut buf);
                 if mode == Mode::Fresh {
                     buf.push_str("\tofficial");
                 }
@@ -279,15 +266,5 @@ impl LoadRows for sqlx::Transaction<'_, sqlx::Postgres> {
             }
         }
         Ok(loaded)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn copy_values_are_escaped() {
-        let mut s = String::new();
-        super::copy_escape("a\tb\\c\nd", &mut s);
-        assert_eq!(s, "a\\tb\\\\c\\nd");
     }
 }

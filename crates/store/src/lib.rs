@@ -17,6 +17,7 @@ use sqlx::sqlite::{
 
 pub mod accounts;
 pub mod audit;
+mod copy_text;
 pub mod demo;
 pub mod demo_registry;
 pub mod divisions;
@@ -215,6 +216,9 @@ impl Store {
     }
 }
 
+/// The SQLite page cache of each connection, in KiB.
+pub(crate) const SQLITE_CACHE_KIB: i64 = 64 * 1024;
+
 /// The connection settings linli uses for SQLite (WAL, synchronous NORMAL, foreign keys on,
 /// a 10 s busy timeout, a 64 MiB page cache); public so that the benchmarks open their
 /// peers' connections exactly alike.
@@ -224,7 +228,7 @@ pub fn sqlite_options(url: &str) -> Result<SqliteConnectOptions> {
         .synchronous(SqliteSynchronous::Normal)
         .foreign_keys(true)
         .busy_timeout(Duration::from_secs(10))
-        .pragma("cache_size", "-65536"))
+        .pragma("cache_size", format!("-{SQLITE_CACHE_KIB}")))
 }
 
 /// Milliseconds since 1970 (UTC): how linli stores instants, the same on both backends.

@@ -598,6 +598,50 @@ async fn an_import_with_bad_rows_writes_nothing_and_a_clean_one_writes_all() {
                 .map(|t| t.derived),
             Some(false)
         );
+        // Identifiers written in bulk (COPY on PostgreSQL) are found by their keyed hash
+        // and decrypt to what the file said.
+        let by_phone = s
+            .residents(
+                &ResidentFilter {
+                    range: code(COMMUNITY).range(),
+                    tags: vec![],
+                    q: Some("13900001111".into()),
+                    household_id: None,
+                    building_id: None,
+                },
+                Page::new(None, None),
+                today(),
+            )
+            .await
+            .unwrap();
+        assert_eq!(by_phone.total, 1);
+        let id = by_phone.items[0].id;
+        let revealed = s
+            .reveal_resident(&actor(), id, PersonalField::IdNumber, "核对导入")
+            .await
+            .unwrap();
+        assert_eq!(revealed.as_deref(), Some(good1.as_str()));
+        let phone = s
+            .reveal_resident(&actor(), id, PersonalField::Phone, "核对导入")
+            .await
+            .unwrap();
+        assert_eq!(phone.as_deref(), Some("13900001111"));
+        let no_phone = s
+            .residents(
+                &ResidentFilter {
+                    range: code(COMMUNITY).range(),
+                    tags: vec![],
+                    q: Some(good2.clone()),
+                    household_id: None,
+                    building_id: None,
+                },
+                Page::new(None, None),
+                today(),
+            )
+            .await
+            .unwrap();
+        assert_eq!(no_phone.total, 1);
+        assert_eq!(no_phone.items[0].phone, None);
     })
     .await;
 }

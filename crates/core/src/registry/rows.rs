@@ -160,6 +160,18 @@ const FACILITIES: &[Column] = &[
     col("hub", "所属邻里坊", "Hub", false, "清波邻里坊"),
 ];
 
+/// The trailing column of an export: the community each row belongs to. An import of any
+/// kind accepts it and checks it against the community the file is imported into
+/// ([`check_community`]), so that a file exported from one community is not loaded into
+/// another by mistake. It names no field of the record, so it is not among [`columns`].
+pub const COMMUNITY_COLUMN: Column = col(
+    "community",
+    "社区代码",
+    "Community code",
+    false,
+    "330102001051",
+);
+
 /// The columns of an import of `kind`, in template order.
 pub fn columns(kind: RecordKind) -> &'static [Column] {
     match kind {
@@ -314,6 +326,7 @@ fn read_header(
     errors: &mut Vec<RowError>,
 ) -> Vec<Option<usize>> {
     let mut at: Vec<Option<usize>> = vec![None; cols.len()];
+    let mut community_at: Option<usize> = None;
     let mut unknown = Vec::new();
     for (i, h) in table.headers.iter().enumerate() {
         if h.trim().is_empty() {
@@ -327,6 +340,15 @@ fn read_header(
                         .arg("second", h.trim()),
                 ),
                 None => at[c] = Some(i),
+            },
+            // The export's community column: read by `check_community`, not by the parsers.
+            None if header_matches(&COMMUNITY_COLUMN, h) => match community_at {
+                Some(j) => errors.push(
+                    RowError::new(0, COMMUNITY_COLUMN.field, "rows.duplicate_column")
+                        .arg("first", table.headers[j].trim())
+                        .arg("second", h.trim()),
+                ),
+                None => community_at = Some(i),
             },
             None => unknown.push(h.trim().to_string()),
         }
@@ -568,6 +590,45 @@ fn read_rows<T>(
     // Stable: a row's errors keep the order of its columns.
     errors.sort_by_key(|e| e.row);
     Parsed { rows, errors }
+}
+
+/// Checks the export's community column, when the file has one, against `community`, the
+/// community the file is imported into: a row whose cell names another community is an
+/// error, never skipped, since it would register that community's records here. An empty
+/// cell (a row typed in after the export) is accepted. Rows whose cells are all empty are
+/// skipped, as the parsers skip them.
+pub fn check_community(table: &Table, community: RegionCode) -> Vec<RowError> {
+    let Some(at) = table
+        .headers
+        .iter()
+        .position(|h| header_matches(&COMMUNITY_COLUMN, h))
+    else {
+        return Vec::new();
+    };
+    let target = community.to_string();
+    let mut errors = Vec::new();
+    for row in &table.rows {
+        if row.cells.iter().all(|c| c.trim().is_empty()) {
+            continue;
+        }
+        let cell = row.cell(at).trim();
+        if cell.is_empty() || cell == target {
+            continue;
+        }
+        if RegionCode::parse(cell).is_ok_and(|c| c == community) {
+            continue;
+        }
+        errors.push(
+            RowError::new(
+                row.line,
+                COMMUNITY_COLUMN.field,
+                "registry.row_other_community",
+            )
+            .arg("code", cell)
+            .arg("target", &target),
+        );
+    }
+    errors
 }
 
 /// Reads a date as offices write it: `1990-01-31`, `1990/1/31`, `1990.1.31`, `19900131`,
@@ -1259,6 +1320,70 @@ mod tests {
             "lists the types"
         );
         assert_readable(&p.errors);
+    }
+
+    #[test]
+    fn the_community_column_is_accepted_and_checked() {
+        let community = RegionCode::parse("330102001051").expect("code");
+        // Every kind's parser takes the export's trailing column, in either language.
+        let p = parse_households(&table(&[
+            "楼栋,单元,室号,居住类型,人数,社区代码",
+            "1幢,1单元,101,自住,3,330102001051",
+        ]));
+        assert_eq!(p.errors, []);
+        assert_eq!(p.rows.len(), 1);
+        let p = parse_buildings(&table(&[
+            "Building,Address,Community code",
+            "1幢,河坊街1号,330102001051",
+        ]));
+        assert_eq!(p.errors, []);
+        let p = parse_facilities(
+            &table(&["名称,类型,community", "清波药房,药店,330102001052"]),
+            builtin_types(),
+        );
+        assert_eq!(p.errors, [], "the parser leaves the column to the check");
+        let p = parse_households(&table(&[
+            "楼栋,室号,居住类型,社区代码,Community code",
+            "1幢,101,自住,330102001051,330102001051",
+        ]));
+        assert_eq!(keys(&p.errors), [(0, "community", "rows.duplicate_column")]);
+        assert_readable(&p.errors);
+
+        // The check: another community's row is an error naming both, on its own line;
+        // an empty cell (a row typed in later) and this community pass.
+        let t = table(&[
+            "楼栋,单元,室号,居住类型,社区代码",
+            "1幢,1单元,101,自住,330102001051",
+            "1幢,1单元,102,自住,330102001052",
+            "1幢,1单元,103,自住,",
+            ",,,,",
+            "1幢,1单元,104,自住,别的社区",
+        ]);
+        let errors = check_community(&t, community);
+        assert_eq!(
+            keys(&errors),
+            [
+                (3, "community", "registry.row_other_community"),
+                (6, "community", "registry.row_other_community"),
+            ]
+        );
+        let zh = errors[0].message(Lang::Zh);
+        assert!(
+            zh.contains("第 3 行")
+                && zh.contains("该行属于社区 330102001052，不能导入到 330102001051"),
+            "{zh}"
+        );
+        let en = errors[0].message(Lang::En);
+        assert!(
+            en.contains("330102001052") && en.contains("cannot be imported into 330102001051"),
+            "{en}"
+        );
+        assert_readable(&errors);
+        // A file without the column has nothing to check.
+        assert_eq!(
+            check_community(&table(&["楼栋,室号,居住类型", "1幢,101,自住"]), community),
+            []
+        );
     }
 
     #[test]

@@ -75,6 +75,7 @@ pub(super) async fn buildings_page(
         json!({
             "rows": listing.items.iter().map(|b| building_row(lang, b)).collect::<Vec<_>>(),
             "pager": pager("/registry/buildings", &pairs, page, listing.total),
+            "export": format!("/api/v1/buildings/export{}", query_string(&pairs)),
             "filter": {"region": region, "q": text.unwrap_or_default()},
             "places": with_current(place_options(&state, &s.user, false).await?, &region),
             "region_qs": query_string(&[("region", region.clone())]),

@@ -100,6 +100,7 @@ pub(super) async fn facilities_page(
         json!({
             "rows": listing.items.iter().map(|f| facility_row(lang, &types, f)).collect::<Vec<_>>(),
             "pager": pager("/registry/facilities", &pairs, page, listing.total),
+            "export": format!("/api/v1/facilities/export{}", query_string(&pairs)),
             "filter": {"region": region, "type": type_code.unwrap_or_default(), "q": text.unwrap_or_default()},
             "places": with_current(place_options(&state, &s.user, false).await?, &region),
             "type_groups": type_groups(lang, &types),

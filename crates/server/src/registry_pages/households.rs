@@ -115,6 +115,16 @@ pub(super) async fn households_page(
         ),
         ("q", text.clone().unwrap_or_default()),
     ];
+    // The export takes the list's filters under the API's names.
+    let export: Vec<(&str, String)> = vec![
+        ("region", region.clone()),
+        ("building_id", opt_int(building)),
+        (
+            "tenure",
+            tenure.map(|t| t.as_str().to_string()).unwrap_or_default(),
+        ),
+        ("q", text.clone().unwrap_or_default()),
+    ];
     let ctx = merge(
         base(
             lang,
@@ -124,6 +134,7 @@ pub(super) async fn households_page(
         json!({
             "rows": listing.items.iter().map(|h| household_row(lang, h)).collect::<Vec<_>>(),
             "pager": pager("/registry/households", &pairs, page, listing.total),
+            "export": format!("/api/v1/households/export{}", query_string(&export)),
             "filter": {"region": region, "building": opt_int(building), "tenure": tenure.map(|t| t.as_str()).unwrap_or(""), "q": text.unwrap_or_default()},
             "places": with_current(place_options(&state, &s.user, false).await?, &region),
             "buildings": building_options(&state, range).await?,

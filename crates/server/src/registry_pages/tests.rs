@@ -280,6 +280,42 @@ mod http {
     }
 
     #[tokio::test]
+    async fn list_pages_link_their_exports_with_the_filters() {
+        let f = fixture().await;
+        let shegong = f.sign_in("shegong").await;
+        for (page, link) in [
+            (
+                "/registry/households?tenure=renter&building=1&q=10",
+                "/api/v1/households/export?building_id=1&tenure=renter&q=10",
+            ),
+            (
+                "/registry/buildings?region=330102001051&q=3",
+                "/api/v1/buildings/export?region=330102001051&q=3",
+            ),
+            (
+                "/registry/facilities?type=pharmacy",
+                "/api/v1/facilities/export?type=pharmacy",
+            ),
+        ] {
+            let a = f.get(&shegong, page).await;
+            assert_eq!(a.status, StatusCode::OK, "GET {page}: {}", a.body);
+            // Attribute values come HTML-escaped (`/` as `&#x2f;`, `&` as `&amp;`).
+            let body = a.body.replace("&#x2f;", "/").replace("&amp;", "&");
+            assert!(
+                body.contains(&format!(
+                    "id=\"export-link\" class=\"button\" href=\"{link}\""
+                )),
+                "{page} links {link}: {body}"
+            );
+            // The link is the API's, which takes the page's cookie for a GET.
+            let file = f.get(&shegong, link).await;
+            assert_eq!(file.status, StatusCode::OK, "{link}: {}", file.body);
+            assert!(file.body.starts_with("PK"), "an .xlsx workbook");
+        }
+        f.store.close().await;
+    }
+
+    #[tokio::test]
     async fn pages_check_access_mask_reveal_and_import() {
         let f = fixture().await;
         let shegong = f.sign_in("shegong").await;

@@ -40,6 +40,45 @@ pub struct Building {
     pub updated_at: i64,
 }
 
+/// One chunk of a keyset read (an export walking a whole district in place order): the
+/// rows, and the cursor to pass for the next chunk, `None` once the read has reached the end.
+/// Shared by the keyset reads of every kind.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Chunk<T, C> {
+    pub items: Vec<T>,
+    pub next: Option<C>,
+}
+
+impl<T, C> Chunk<T, C> {
+    /// The chunk of rows read with `limit`, each with its cursor (its ORDER BY key): a full
+    /// chunk may have more after it, a short one is the last.
+    pub(crate) fn of(items: Vec<(T, C)>, limit: i64) -> Chunk<T, C> {
+        let full = i64::try_from(items.len()).unwrap_or(i64::MAX) >= limit;
+        let mut next = None;
+        let mut rows = Vec::with_capacity(items.len());
+        for (item, key) in items {
+            next = Some(key);
+            rows.push(item);
+        }
+        Chunk {
+            items: rows,
+            next: if full { next } else { None },
+        }
+    }
+}
+
+/// Where a keyset read of buildings resumes: the ORDER BY key `(region_key, id)` of the
+/// last row read, which the `buildings_by_region` index serves.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BuildingCursor {
+    region_key: i64,
+    id: i64,
+}
+
+/// The rows of a list or a keyset read of buildings: in `range`, name or address like `$3`.
+const FILTER: &str = "b.region_key >= $1 AND b.region_key < $2 \
+                      AND ($3 IS NULL OR b.name LIKE $3 ESCAPE '\\' OR b.address LIKE $3 ESCAPE '\\')";
+
 pub(crate) const COLUMNS: &str =
     "b.id, b.region_key, b.region_level, b.name, b.address, b.lon, b.lat, b.floors, \
      b.units, b.source, b.updated_at, \
@@ -141,12 +180,10 @@ impl Store {
         page: Page,
     ) -> Result<Listing<Building>> {
         let pattern = q.map(like_pattern);
-        let filter = "b.region_key >= $1 AND b.region_key < $2 \
-                      AND ($3 IS NULL OR b.name LIKE $3 ESCAPE '\\' OR b.address LIKE $3 ESCAPE '\\')";
         let sql = format!(
-            "SELECT {COLUMNS} FROM buildings b WHERE {filter} ORDER BY b.region_key, b.id LIMIT $4 OFFSET $5"
+            "SELECT {COLUMNS} FROM buildings b WHERE {FILTER} ORDER BY b.region_key, b.id LIMIT $4 OFFSET $5"
         );
-        let count_sql = format!("SELECT COUNT(*) FROM buildings b WHERE {filter}");
+        let count_sql = format!("SELECT COUNT(*) FROM buildings b WHERE {FILTER}");
         let (rows, total): (Vec<Raw>, i64) = on_read!(self, p => {
             let rows = sqlx::query_as(&sql)
                 .bind(range.start).bind(range.end).bind(pattern.as_deref())
@@ -161,6 +198,50 @@ impl Store {
             items: rows.into_iter().map(decode).collect::<Result<_>>()?,
             total,
         })
+    }
+
+    /// The buildings [`Store::buildings`] lists, at most `limit` of them, after `after` in
+    /// `(region_key, id)` order. An export reads a whole district this way, chunk by chunk:
+    /// each chunk continues along the place index where the last one stopped, with no
+    /// OFFSET to skip over and no COUNT, so the whole read is linear in the rows.
+    pub async fn buildings_after(
+        &self,
+        range: KeyRange,
+        q: Option<&str>,
+        after: Option<BuildingCursor>,
+        limit: i64,
+    ) -> Result<Chunk<Building, BuildingCursor>> {
+        let limit = limit.max(1);
+        let pattern = q.map(like_pattern);
+        // The cursor's clause only when there is a cursor: the first chunk is the plain
+        // range read. A row-value comparison reads the same on SQLite and PostgreSQL.
+        let cursor = if after.is_some() {
+            " AND (b.region_key, b.id) > ($5, $6)"
+        } else {
+            ""
+        };
+        let sql = format!(
+            "SELECT {COLUMNS} FROM buildings b WHERE {FILTER}{cursor} ORDER BY b.region_key, b.id LIMIT $4"
+        );
+        let rows: Vec<Raw> = on_read!(self, p => {
+            let mut query = sqlx::query_as(&sql)
+                .bind(range.start).bind(range.end).bind(pattern.as_deref()).bind(limit);
+            if let Some(c) = after {
+                query = query.bind(c.region_key).bind(c.id);
+            }
+            query.fetch_all(p).await?
+        });
+        let items = rows
+            .into_iter()
+            .map(|r| {
+                let key = BuildingCursor {
+                    region_key: r.1,
+                    id: r.0,
+                };
+                decode(r).map(|b| (b, key))
+            })
+            .collect::<Result<Vec<_>>>()?;
+        Ok(Chunk::of(items, limit))
     }
 
     /// Registers a building.

@@ -5,7 +5,7 @@ use linli_core::region::KeyRange;
 use linli_core::{Problem, RegionCode};
 use serde_json::{json, Value};
 
-use super::buildings::like_pattern;
+use super::buildings::{like_pattern, Chunk};
 use super::stats::refresh_stats;
 use super::{check_position, check_text, Listing, Page, Place, MAX_ADDRESS, MAX_NAME};
 use crate::audit::{write_entry, Actor, Entry};
@@ -57,6 +57,20 @@ type Raw = (
 );
 
 const COLUMNS: &str = "id, region_key, region_level, type_code, name, address, lon, lat, floor_area_m2, hub_id, source, updated_at";
+
+/// The rows of a list or a keyset read of facilities: in `range`, of type `$3`, name or
+/// address like `$4`.
+const FILTER: &str = "region_key >= $1 AND region_key < $2 AND ($3 IS NULL OR type_code = $3) \
+     AND ($4 IS NULL OR name LIKE $4 ESCAPE '\\' OR address LIKE $4 ESCAPE '\\')";
+
+/// Where a keyset read of facilities resumes: the ORDER BY key `(region_key, type_code, id)`
+/// of the last row read, the list's order, which the `facilities_by_region` index serves.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FacilityCursor {
+    region_key: i64,
+    type_code: String,
+    id: i64,
+}
 
 fn decode(r: Raw) -> Result<Facility> {
     let place = Place::from_stored(r.1, r.2)?;
@@ -119,12 +133,10 @@ impl Store {
         page: Page,
     ) -> Result<Listing<Facility>> {
         let pattern = q.map(like_pattern);
-        let filter = "region_key >= $1 AND region_key < $2 AND ($3 IS NULL OR type_code = $3) \
-             AND ($4 IS NULL OR name LIKE $4 ESCAPE '\\' OR address LIKE $4 ESCAPE '\\')";
         let sql = format!(
-            "SELECT {COLUMNS} FROM facilities WHERE {filter} ORDER BY region_key, type_code, id LIMIT $5 OFFSET $6"
+            "SELECT {COLUMNS} FROM facilities WHERE {FILTER} ORDER BY region_key, type_code, id LIMIT $5 OFFSET $6"
         );
-        let count_sql = format!("SELECT COUNT(*) FROM facilities WHERE {filter}");
+        let count_sql = format!("SELECT COUNT(*) FROM facilities WHERE {FILTER}");
         let (rows, total): (Vec<Raw>, i64) = on_read!(self, p => {
             let rows = sqlx::query_as(&sql)
                 .bind(range.start).bind(range.end).bind(type_code).bind(pattern.as_deref())
@@ -139,6 +151,53 @@ impl Store {
             items: rows.into_iter().map(decode).collect::<Result<_>>()?,
             total,
         })
+    }
+
+    /// The facilities [`Store::facilities`] lists, at most `limit` of them, after `after` in
+    /// the list's `(region_key, type_code, id)` order. An export reads a whole district this
+    /// way, chunk by chunk, with no OFFSET to skip over and no COUNT, so the whole read is
+    /// linear.
+    pub async fn facilities_after(
+        &self,
+        range: KeyRange,
+        type_code: Option<&str>,
+        q: Option<&str>,
+        after: Option<&FacilityCursor>,
+        limit: i64,
+    ) -> Result<Chunk<Facility, FacilityCursor>> {
+        let limit = limit.max(1);
+        let pattern = q.map(like_pattern);
+        // The cursor's clause only when there is a cursor: the first chunk is the plain
+        // range read. A row-value comparison reads the same on SQLite and PostgreSQL.
+        let cursor = if after.is_some() {
+            " AND (region_key, type_code, id) > ($6, $7, $8)"
+        } else {
+            ""
+        };
+        let sql = format!(
+            "SELECT {COLUMNS} FROM facilities WHERE {FILTER}{cursor} ORDER BY region_key, type_code, id LIMIT $5"
+        );
+        let rows: Vec<Raw> = on_read!(self, p => {
+            let mut query = sqlx::query_as(&sql)
+                .bind(range.start).bind(range.end).bind(type_code).bind(pattern.as_deref())
+                .bind(limit);
+            if let Some(c) = after {
+                query = query.bind(c.region_key).bind(c.type_code.as_str()).bind(c.id);
+            }
+            query.fetch_all(p).await?
+        });
+        let items = rows
+            .into_iter()
+            .map(|r| {
+                let key = FacilityCursor {
+                    region_key: r.1,
+                    type_code: r.3.clone(),
+                    id: r.0,
+                };
+                decode(r).map(|f| (f, key))
+            })
+            .collect::<Result<Vec<_>>>()?;
+        Ok(Chunk::of(items, limit))
     }
 
     /// The checks that need the database: the type exists, the hub is in the same

@@ -5,8 +5,9 @@ use linli_core::region::KeyRange;
 use linli_core::registry::{Tag, Tenure};
 use linli_core::{Problem, RegionCode};
 use serde_json::{json, Value};
+use sqlx::{FromRow, Row};
 
-use super::buildings::like_pattern;
+use super::buildings::{like_pattern, Chunk};
 use super::stats::refresh_stats;
 use super::{check_text, Listing, Page, Place, MAX_NAME};
 use crate::audit::{write_entry, Actor, Entry};
@@ -58,6 +59,20 @@ type Raw = (
     i64,
     i64,
 );
+
+/// The rows of a list or a keyset read of households: in `range`, of building `$3`, of
+/// tenure `$4`, building, unit or room like `$5`.
+const FILTER: &str = "h.region_key >= $1 AND h.region_key < $2 \
+     AND ($3 IS NULL OR h.building_id = $3) AND ($4 IS NULL OR h.tenure = $4) \
+     AND ($5 IS NULL OR b.name LIKE $5 ESCAPE '\\' OR h.room LIKE $5 ESCAPE '\\' OR h.unit LIKE $5 ESCAPE '\\')";
+
+/// Where a keyset read of households resumes: the ORDER BY key `(region_key, id)` of the
+/// last row read, which the `households_by_region` index serves.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HouseholdCursor {
+    region_key: i64,
+    id: i64,
+}
 
 fn decode(r: Raw) -> Result<Household> {
     let place = Place::from_stored(r.3, r.4)?;
@@ -151,15 +166,12 @@ impl Store {
         page: Page,
     ) -> Result<Listing<Household>> {
         let pattern = q.map(like_pattern);
-        let filter = "h.region_key >= $1 AND h.region_key < $2 \
-             AND ($3 IS NULL OR h.building_id = $3) AND ($4 IS NULL OR h.tenure = $4) \
-             AND ($5 IS NULL OR b.name LIKE $5 ESCAPE '\\' OR h.room LIKE $5 ESCAPE '\\' OR h.unit LIKE $5 ESCAPE '\\')";
         let sql = format!(
             "SELECT {COLUMNS} FROM households h JOIN buildings b ON b.id = h.building_id \
-             WHERE {filter} ORDER BY h.region_key, h.building_id, h.unit, h.room LIMIT $6 OFFSET $7"
+             WHERE {FILTER} ORDER BY h.region_key, h.building_id, h.unit, h.room LIMIT $6 OFFSET $7"
         );
         let count_sql = format!(
-            "SELECT COUNT(*) FROM households h JOIN buildings b ON b.id = h.building_id WHERE {filter}"
+            "SELECT COUNT(*) FROM households h JOIN buildings b ON b.id = h.building_id WHERE {FILTER}"
         );
         let tenure = tenure.map(|t| t.as_str());
         let (rows, total): (Vec<Raw>, i64) = on_read!(self, p => {
@@ -177,6 +189,59 @@ impl Store {
             items: rows.into_iter().map(decode).collect::<Result<_>>()?,
             total,
         })
+    }
+
+    /// The households [`Store::households`] lists, at most `limit` of them, after `after`
+    /// in `(region_key, id)` order (the index's order rather than the list's by building and
+    /// room, which no index serves). An export reads a whole district this way, chunk by
+    /// chunk, with no OFFSET to skip over and no COUNT, so the whole read is linear.
+    pub async fn households_after(
+        &self,
+        range: KeyRange,
+        building_id: Option<i64>,
+        tenure: Option<Tenure>,
+        q: Option<&str>,
+        after: Option<HouseholdCursor>,
+        limit: i64,
+    ) -> Result<Chunk<Household, HouseholdCursor>> {
+        let limit = limit.max(1);
+        let pattern = q.map(like_pattern);
+        // The cursor's clause only when there is a cursor: the first chunk is the plain
+        // range read. A row-value comparison reads the same on SQLite and PostgreSQL.
+        let cursor = if after.is_some() {
+            " AND (h.region_key, h.id) > ($7, $8)"
+        } else {
+            ""
+        };
+        // The key is selected as such: the place in COLUMNS is the building's.
+        let sql = format!(
+            "SELECT {COLUMNS}, h.region_key FROM households h JOIN buildings b ON b.id = h.building_id \
+             WHERE {FILTER}{cursor} ORDER BY h.region_key, h.id LIMIT $6"
+        );
+        let tenure = tenure.map(|t| t.as_str());
+        let rows: Vec<(Raw, i64)> = on_read!(self, p => {
+            let mut query = sqlx::query(&sql)
+                .bind(range.start).bind(range.end).bind(building_id).bind(tenure)
+                .bind(pattern.as_deref()).bind(limit);
+            if let Some(c) = after {
+                query = query.bind(c.region_key).bind(c.id);
+            }
+            let rows = query.fetch_all(p).await?;
+            rows.iter()
+                .map(|row| Ok((Raw::from_row(row)?, row.try_get::<i64, _>(12)?)))
+                .collect::<std::result::Result<Vec<_>, sqlx::Error>>()?
+        });
+        let items = rows
+            .into_iter()
+            .map(|(r, region_key)| {
+                let key = HouseholdCursor {
+                    region_key,
+                    id: r.0,
+                };
+                decode(r).map(|h| (h, key))
+            })
+            .collect::<Result<Vec<_>>>()?;
+        Ok(Chunk::of(items, limit))
     }
 
     async fn building_place(&self, building_id: i64) -> Result<Place> {

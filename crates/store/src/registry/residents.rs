@@ -16,8 +16,9 @@ use linli_core::registry::{
 };
 use linli_core::{Problem, RegionCode};
 use serde_json::{json, Value};
+use sqlx::{FromRow, Row};
 
-use super::buildings::like_pattern;
+use super::buildings::{like_pattern, Chunk};
 use super::households::{is_renter, Household};
 use super::stats::refresh_stats;
 use super::{check_text, Listing, Page, Place, MAX_NAME};
@@ -109,6 +110,47 @@ pub struct ResidentFilter {
     pub q: Option<String>,
     pub household_id: Option<i64>,
     pub building_id: Option<i64>,
+}
+
+/// Where a keyset read of residents resumes: the ORDER BY key (place, birth, id) of the
+/// last row read, from whichever index drives the query.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ResidentCursor {
+    region_key: i64,
+    birth: i64,
+    id: i64,
+}
+
+/// A residents filter as query text and values. Its parameters are `$1`–`$10`, bound by
+/// [`bind_filter!`]; the caller numbers its own from `$11`.
+struct ResidentSql {
+    from: &'static str,
+    building_join: &'static str,
+    filter_sql: String,
+    /// The ORDER BY key: the driving index's place, birth and id columns.
+    order: [&'static str; 3],
+    tag0: &'static str,
+    on_or_before: Option<i64>,
+    after: Option<i64>,
+    rest_mask: i64,
+    q_bytes: Option<Vec<u8>>,
+    q_text: Option<String>,
+}
+
+/// Binds `$1`–`$10` of a [`ResidentSql`] to a query.
+macro_rules! bind_filter {
+    ($q:expr, $s:expr, $filter:expr) => {
+        $q.bind($s.tag0)
+            .bind($filter.range.start)
+            .bind($filter.range.end)
+            .bind($s.on_or_before)
+            .bind($s.after)
+            .bind($s.rest_mask)
+            .bind($filter.household_id)
+            .bind($filter.building_id)
+            .bind($s.q_bytes.as_deref())
+            .bind($s.q_text.as_deref())
+    };
 }
 
 const COLUMNS: &str = "r.id, r.household_id, h.building_id, b.name AS building, h.unit, h.room, b.region_key, \
@@ -274,14 +316,9 @@ impl Store {
         Ok(Some(r))
     }
 
-    /// Residents matching `filter`, a page of them, ordered by place then age (oldest
-    /// first), and how many match in all.
-    pub async fn residents(
-        &self,
-        filter: &ResidentFilter,
-        page: Page,
-        today: NaiveDate,
-    ) -> Result<Listing<Resident>> {
+    /// The query text and the values of a residents filter, shared by the paged list and
+    /// the keyset read.
+    fn resident_sql(&self, filter: &ResidentFilter, today: NaiveDate) -> Result<ResidentSql> {
         let keys = if filter.q.is_some() {
             Some(self.keys()?)
         } else {
@@ -315,13 +352,13 @@ impl Store {
                 "resident_tags t JOIN residents r ON r.id = t.resident_id",
                 "t.tag = $1 AND t.region_key >= $2 AND t.region_key < $3",
                 "t.birth",
-                "t.region_key, t.birth, t.resident_id",
+                ["t.region_key", "t.birth", "t.resident_id"],
             ),
             None => (
                 "residents r",
                 "$1 = $1 AND r.region_key >= $2 AND r.region_key < $3",
                 "r.birth",
-                "r.region_key, r.birth, r.id",
+                ["r.region_key", "r.birth", "r.id"],
             ),
         };
         let rest_mask = flags_of(assigned.get(1..).unwrap_or(&[]));
@@ -354,33 +391,48 @@ impl Store {
         } else {
             filter_sql.push_str(" AND $9 IS NULL AND $10 IS NULL");
         }
-        let tag0 = assigned.first().map(|t| t.as_str()).unwrap_or("");
+        Ok(ResidentSql {
+            from,
+            building_join,
+            filter_sql,
+            order,
+            tag0: assigned.first().map(|t| t.as_str()).unwrap_or(""),
+            on_or_before,
+            after,
+            rest_mask,
+            q_bytes,
+            q_text,
+        })
+    }
+
+    /// Residents matching `filter`, a page of them, ordered by place then age (oldest
+    /// first), and how many match in all.
+    pub async fn residents(
+        &self,
+        filter: &ResidentFilter,
+        page: Page,
+        today: NaiveDate,
+    ) -> Result<Listing<Resident>> {
+        let s = self.resident_sql(filter, today)?;
+        let ResidentSql {
+            from,
+            building_join,
+            filter_sql,
+            ..
+        } = &s;
+        let order = s.order.join(", ");
         let sql = format!(
             "SELECT {COLUMNS} FROM {from}{building_join} JOIN households h ON h.id = r.household_id \
              JOIN buildings b ON b.id = h.building_id WHERE {filter_sql} ORDER BY {order} LIMIT $11 OFFSET $12"
         );
         let count_sql = format!("SELECT COUNT(*) FROM {from}{building_join} WHERE {filter_sql}");
         let (rows, total): (Vec<Raw>, i64) = on_read!(self, p => {
-            macro_rules! bind_filter {
-                ($q:expr) => {
-                    $q.bind(tag0)
-                        .bind(filter.range.start)
-                        .bind(filter.range.end)
-                        .bind(on_or_before)
-                        .bind(after)
-                        .bind(rest_mask)
-                        .bind(filter.household_id)
-                        .bind(filter.building_id)
-                        .bind(q_bytes.as_deref())
-                        .bind(q_text.as_deref())
-                };
-            }
-            let rows = bind_filter!(sqlx::query_as(&sql))
+            let rows = bind_filter!(sqlx::query_as(&sql), s, filter)
                 .bind(page.limit)
                 .bind(page.offset)
                 .fetch_all(p)
                 .await?;
-            let total = bind_filter!(sqlx::query_scalar(&count_sql)).fetch_one(p).await?;
+            let total = bind_filter!(sqlx::query_scalar(&count_sql), s, filter).fetch_one(p).await?;
             (rows, total)
         });
         Ok(Listing {
@@ -390,6 +442,65 @@ impl Store {
                 .collect::<Result<_>>()?,
             total,
         })
+    }
+
+    /// The residents [`Store::residents`] lists, in the same order, at most `limit` of
+    /// them, after `after`. An export reads a whole district this way, chunk by chunk: each
+    /// chunk continues along the driving index (place and birth, or the tag's) where the
+    /// last one stopped, with no OFFSET to skip over and no COUNT, so the whole read is
+    /// linear.
+    pub async fn residents_after(
+        &self,
+        filter: &ResidentFilter,
+        after: Option<ResidentCursor>,
+        limit: i64,
+        today: NaiveDate,
+    ) -> Result<Chunk<Resident, ResidentCursor>> {
+        let limit = limit.max(1);
+        let s = self.resident_sql(filter, today)?;
+        let ResidentSql {
+            from,
+            building_join,
+            filter_sql,
+            ..
+        } = &s;
+        let [k_region, k_birth, k_id] = s.order;
+        // The cursor's clause only when there is a cursor: the first chunk is the plain
+        // filtered read. A row-value comparison reads the same on SQLite and PostgreSQL.
+        let cursor = if after.is_some() {
+            format!(" AND ({k_region}, {k_birth}, {k_id}) > ($12, $13, $14)")
+        } else {
+            String::new()
+        };
+        // The key is selected as such: the place in COLUMNS is the building's.
+        let sql = format!(
+            "SELECT {COLUMNS}, {k_region} AS k_region, {k_birth} AS k_birth, {k_id} AS k_id \
+             FROM {from}{building_join} JOIN households h ON h.id = r.household_id \
+             JOIN buildings b ON b.id = h.building_id WHERE {filter_sql}{cursor} \
+             ORDER BY {k_region}, {k_birth}, {k_id} LIMIT $11"
+        );
+        let rows: Vec<(Raw, ResidentCursor)> = on_read!(self, p => {
+            let mut query = bind_filter!(sqlx::query(&sql), s, filter).bind(limit);
+            if let Some(c) = after {
+                query = query.bind(c.region_key).bind(c.birth).bind(c.id);
+            }
+            let rows = query.fetch_all(p).await?;
+            rows.iter()
+                .map(|row| {
+                    let key = ResidentCursor {
+                        region_key: row.try_get("k_region")?,
+                        birth: row.try_get("k_birth")?,
+                        id: row.try_get("k_id")?,
+                    };
+                    Ok((Raw::from_row(row)?, key))
+                })
+                .collect::<std::result::Result<Vec<_>, sqlx::Error>>()?
+        });
+        let items = rows
+            .into_iter()
+            .map(|(r, key)| decode(r, today).map(|r| (r, key)))
+            .collect::<Result<Vec<_>>>()?;
+        Ok(Chunk::of(items, limit))
     }
 
     /// Registers a resident in a household. The ID number must not be registered anywhere

@@ -121,6 +121,53 @@ fn year_start(d: NaiveDate) -> i32 {
     d.year() * 10_000 + 101
 }
 
+/// An age band split for counting: whole birth years on one side of `year` from
+/// `registry_stats`, and the days `live_from..=live_to` (date keys) of the boundary year
+/// from the residents themselves.
+struct Band {
+    /// Whole years before (`older`) or after the boundary year.
+    older: bool,
+    year: i64,
+    live_from: i32,
+    live_to: i32,
+}
+
+impl Band {
+    /// A band that counts nobody (a tag without a birth bound).
+    const EMPTY: Band = Band {
+        older: false,
+        year: i64::MAX,
+        live_from: 1,
+        live_to: 0,
+    };
+
+    fn of(bound: BirthBound) -> Band {
+        match bound {
+            BirthBound::OnOrBefore(d) => Band {
+                older: true,
+                year: i64::from(d.year()),
+                live_from: year_start(d),
+                live_to: date_key(d),
+            },
+            BirthBound::After(d) => Band {
+                older: false,
+                year: i64::from(d.year()),
+                live_from: date_key(d) + 1,
+                live_to: d.year() * 10_000 + 1231,
+            },
+        }
+    }
+
+    /// The whole-years condition on `registry_stats`, its year bound as parameter `$n`.
+    fn years_sql(&self, n: usize) -> String {
+        if self.older {
+            format!("birth_year < ${n}")
+        } else {
+            format!("birth_year > ${n}")
+        }
+    }
+}
+
 impl Store {
     /// The registry's figures for `code` (the whole country for `None`), as of `today`.
     pub async fn registry_summary(
@@ -147,17 +194,38 @@ impl Store {
         range: KeyRange,
         today: NaiveDate,
     ) -> Result<RegistrySummary> {
-        // Per community: residents and renters (for the totals and the classification).
-        let communities: Vec<(i64, i64, i64)> = on_read!(self, p => {
-            sqlx::query_as(
-                "SELECT community_key, CAST(SUM(residents) AS BIGINT), CAST(SUM(renters) AS BIGINT) \
-                 FROM registry_stats WHERE community_key >= $1 AND community_key < $2 \
-                 GROUP BY community_key",
-            )
-            .bind(range.start)
-            .bind(range.end)
-            .fetch_all(p)
-            .await?
+        let bands = [Tag::Age60, Tag::Age80, Tag::Under3, Tag::Under18]
+            .map(|t| t.birth_bound(today).map(Band::of).unwrap_or(Band::EMPTY));
+        // One pass over the community rows of `registry_stats`: per community, residents
+        // and renters (for the totals and the classification), and each band's whole
+        // birth years with the lonely among them.
+        let mut sums = String::new();
+        for (i, band) in bands.iter().enumerate() {
+            let years = band.years_sql(3 + i);
+            sums.push_str(&format!(
+                ", CAST(COALESCE(SUM(CASE WHEN {years} THEN residents ELSE 0 END), 0) AS BIGINT), \
+                 CAST(COALESCE(SUM(CASE WHEN {years} THEN lonely ELSE 0 END), 0) AS BIGINT)"
+            ));
+        }
+        let sql = format!(
+            "SELECT community_key, CAST(SUM(residents) AS BIGINT), CAST(SUM(renters) AS BIGINT){sums} \
+             FROM registry_stats WHERE community_key >= $1 AND community_key < $2 \
+             GROUP BY community_key"
+        );
+        let communities: Vec<Vec<i64>> = on_read!(self, p => {
+            use sqlx::Row;
+            let rows = sqlx::query(&sql)
+                .bind(range.start)
+                .bind(range.end)
+                .bind(bands[0].year)
+                .bind(bands[1].year)
+                .bind(bands[2].year)
+                .bind(bands[3].year)
+                .fetch_all(p)
+                .await?;
+            rows.iter()
+                .map(|r| (0..3 + 2 * bands.len()).map(|i| r.try_get::<i64, _>(i)).collect())
+                .collect::<std::result::Result<_, _>>()?
         });
         let counts: Vec<(i64, String, i64)> = on_read!(self, p => {
             sqlx::query_as(
@@ -187,69 +255,59 @@ impl Store {
                 }
             }
         }
-        for (community, residents, renters) in &communities {
+        // Per band: (residents, lonely), whole years first.
+        let mut born = [(0i64, 0i64); 4];
+        for row in &communities {
+            let (community, residents, renters) = (row[0], row[1], row[2]);
             s.residents += residents;
             s.renters += renters;
-            let households = households_of.get(community).copied().unwrap_or(0);
-            if is_large_community(households, *residents, *renters) {
-                if let Some(code) = RegionCode::from_key(*community, Level::Community) {
+            for (i, b) in born.iter_mut().enumerate() {
+                b.0 += row[3 + 2 * i];
+                b.1 += row[4 + 2 * i];
+            }
+            let households = households_of.get(&community).copied().unwrap_or(0);
+            if is_large_community(households, residents, renters) {
+                if let Some(code) = RegionCode::from_key(community, Level::Community) {
                     s.large_communities.push(code.to_string());
                 }
             }
         }
         s.renter_share = share(s.renters, s.residents);
-        let (age60, lonely60) = self.born(range, Tag::Age60, today).await?;
-        let (age80, lonely80) = self.born(range, Tag::Age80, today).await?;
+        // Then each band's boundary year, counted live.
+        for (b, band) in born.iter_mut().zip(&bands) {
+            let (n, lonely) = self.born_in(range, band).await?;
+            b.0 += n;
+            b.1 += lonely;
+        }
+        let [(age60, lonely60), (age80, lonely80), (under3, _), (under18, _)] = born;
         s.age60 = age60;
         s.age80 = age80;
-        s.under3 = self.born(range, Tag::Under3, today).await?.0;
-        s.under18 = self.born(range, Tag::Under18, today).await?.0;
+        s.under3 = under3;
+        s.under18 = under18;
         s.key_elderly = age80 + lonely60 - lonely80;
         Ok(s)
     }
 
-    /// Residents (and the lonely among them) in `range` within an age band: whole birth
-    /// years from `registry_stats`, the boundary year from the birth index.
-    async fn born(&self, range: KeyRange, band: Tag, today: NaiveDate) -> Result<(i64, i64)> {
-        let Some(bound) = band.birth_bound(today) else {
+    /// Residents (and the lonely among them) in `range` born in a band's boundary year on
+    /// its side of the bound: an index-only range of the birth index (birth, region, flags).
+    async fn born_in(&self, range: KeyRange, band: &Band) -> Result<(i64, i64)> {
+        if band.live_from > band.live_to {
             return Ok((0, 0));
-        };
-        let mask = lonely_mask();
-        let (years_sql, year, live_from, live_to) = match bound {
-            BirthBound::OnOrBefore(d) => (
-                "birth_year < $3",
-                d.year() as i64,
-                year_start(d),
-                date_key(d),
-            ),
-            BirthBound::After(d) => (
-                "birth_year > $3",
-                d.year() as i64,
-                date_key(d) + 1,
-                d.year() * 10_000 + 1231,
-            ),
-        };
-        let sql = format!(
-            "SELECT CAST(COALESCE(SUM(residents), 0) AS BIGINT), CAST(COALESCE(SUM(lonely), 0) AS BIGINT) \
-             FROM registry_stats WHERE community_key >= $1 AND community_key < $2 AND {years_sql}"
-        );
-        let whole: (i64, i64) = on_read!(self, p => {
-            sqlx::query_as(&sql).bind(range.start).bind(range.end).bind(year).fetch_one(p).await?
-        });
+        }
         let edge: (i64, i64) = on_read!(self, p => {
             sqlx::query_as(
                 "SELECT COUNT(*), CAST(COALESCE(SUM(CASE WHEN (flags & $1) <> 0 THEN 1 ELSE 0 END), 0) AS BIGINT) \
                  FROM residents WHERE birth >= $2 AND birth <= $3 AND region_key >= $4 AND region_key < $5",
             )
-            .bind(mask)
-            .bind(i64::from(live_from))
-            .bind(i64::from(live_to))
+            .bind(lonely_mask())
+            .bind(i64::from(band.live_from))
+            .bind(i64::from(band.live_to))
             .bind(range.start)
             .bind(range.end)
             .fetch_one(p)
             .await?
         });
-        Ok((whole.0 + edge.0, whole.1 + edge.1))
+        Ok(edge)
     }
 
     /// The figures for a grid or micro-grid, counted from its rows.
