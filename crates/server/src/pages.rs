@@ -79,6 +79,7 @@ fn base(lang: Lang, session: &Session, path: &str, flash: Option<String>) -> Val
             "role": i18n::text(lang, u.role.label_key()),
             "scope": u.scope.to_string(),
             "is_admin": u.role.allows(Permission::ManageAccounts),
+            "sees_registry": u.role.allows(Permission::ViewRegistry),
         },
     })
 }

@@ -115,6 +115,7 @@ mod http {
             ("shegong", Role::CommunityWorker, COMMUNITY),
             ("wangge", Role::GridWorker, "330102001051001"),
             ("other", Role::CommunityWorker, "330102003050"),
+            ("clerk", Role::DepartmentClerk, "330102"),
         ] {
             store
                 .create_user(
@@ -313,6 +314,26 @@ mod http {
             assert!(file.body.starts_with("PK"), "an .xlsx workbook");
         }
         f.store.close().await;
+    }
+
+    #[tokio::test]
+    async fn the_registry_link_shows_only_to_roles_that_may_open_it() {
+        let f = fixture().await;
+        let shegong = f.sign_in("shegong").await;
+        let page = f.get(&shegong, &format!("/regions/{COMMUNITY}")).await;
+        assert_eq!(page.status, StatusCode::OK);
+        assert!(page.body.contains("id=\"nav-registry\""), "{}", page.body);
+        let clerk = f.sign_in("clerk").await;
+        let page = f.get(&clerk, "/regions/330102").await;
+        assert_eq!(page.status, StatusCode::OK);
+        assert!(
+            !page.body.contains("id=\"nav-registry\""),
+            "a department clerk has no registry"
+        );
+        assert_eq!(
+            f.get(&clerk, "/registry").await.status,
+            StatusCode::FORBIDDEN
+        );
     }
 
     #[tokio::test]
