@@ -521,14 +521,7 @@ impl Store {
             updated: updates.len(),
             households_created: 0,
         };
-        let entry = Entry {
-            target: Some(format!("import:{file_name}")),
-            region_key: Some(community_key),
-            after: Some(
-                json!({"kind": "households", "file": file_name, "created": outcome.created, "updated": outcome.updated}),
-            ),
-            ..Entry::new("households.import")
-        };
+        let entry = update_entry("households.import", file_name, community_key, &outcome);
         on_write!(self, p => {
             let mut tx = p.begin().await?;
             for chunk in creates.chunks(CHUNK) {
@@ -635,14 +628,7 @@ impl Store {
             updated: updates.len(),
             households_created: 0,
         };
-        let entry = Entry {
-            target: Some(format!("import:{file_name}")),
-            region_key: Some(community_key),
-            after: Some(
-                json!({"kind": "buildings", "file": file_name, "created": outcome.created, "updated": outcome.updated}),
-            ),
-            ..Entry::new("buildings.import")
-        };
+        let entry = update_entry("buildings.import", file_name, community_key, &outcome);
         let place = |r: &BuildingRow| r.region.unwrap_or(community);
         on_write!(self, p => {
             let mut tx = p.begin().await?;
@@ -790,14 +776,7 @@ impl Store {
             updated: updates.len(),
             households_created: 0,
         };
-        let entry = Entry {
-            target: Some(format!("import:{file_name}")),
-            region_key: Some(community_key),
-            after: Some(
-                json!({"kind": "facilities", "file": file_name, "created": outcome.created, "updated": outcome.updated}),
-            ),
-            ..Entry::new("facilities.import")
-        };
+        let entry = update_entry("facilities.import", file_name, community_key, &outcome);
         on_write!(self, p => {
             let mut tx = p.begin().await?;
             for chunk in creates.chunks(CHUNK) {
@@ -835,6 +814,24 @@ impl Store {
             tx.commit().await?;
         });
         Ok(outcome)
+    }
+}
+
+/// The audit entry (`{kind}.import`) of an import that creates and updates records.
+fn update_entry(
+    action: &'static str,
+    file_name: &str,
+    community_key: i64,
+    outcome: &ImportOutcome,
+) -> Entry {
+    let kind = action.trim_end_matches(".import");
+    Entry {
+        target: Some(format!("import:{file_name}")),
+        region_key: Some(community_key),
+        after: Some(
+            json!({"kind": kind, "file": file_name, "created": outcome.created, "updated": outcome.updated}),
+        ),
+        ..Entry::new(action)
     }
 }
 
