@@ -234,6 +234,26 @@ async fn residents_are_registered_once_masked_and_found_by_tags() {
             0
         );
         assert_eq!(list(vec![], "330102002").await.total, 0, "another street");
+        // One tag's total is counted from the tag index alone; the page, and a total with
+        // a condition on the resident's own row, join the residents: all agree.
+        let alone = list(vec![Tag::LivingAlone, Tag::Age60], COMMUNITY).await;
+        assert!(alone.total >= 1);
+        assert_eq!(alone.total, alone.items.len() as i64);
+        let joined = s
+            .residents(
+                &ResidentFilter {
+                    range: code(COMMUNITY).range(),
+                    tags: vec![Tag::LivingAlone, Tag::Age60],
+                    q: Some("13812345678".into()),
+                    household_id: None,
+                    building_id: None,
+                },
+                Page::new(None, None),
+                today(),
+            )
+            .await
+            .expect("list");
+        assert_eq!(joined.total, alone.total);
         let all = list(vec![], COMMUNITY).await;
         assert_eq!(all.total, 3);
         assert_eq!(all.items[0].name, "王大爷", "oldest first within a place");

@@ -127,6 +127,8 @@ struct ResidentSql {
     from: &'static str,
     building_join: &'static str,
     filter_sql: String,
+    /// The query for the total, over the same parameters.
+    count_sql: String,
     /// The ORDER BY key: the driving index's place, birth and id columns.
     order: [&'static str; 3],
     tag0: &'static str,
@@ -391,10 +393,27 @@ impl Store {
         } else {
             filter_sql.push_str(" AND $9 IS NULL AND $10 IS NULL");
         }
+        // With one assigned tag and nothing that needs the resident's own row, the total
+        // is an index-only count over the tag index (tag, region, birth) instead of a join
+        // to the residents table per match. `$6` (the other tags' mask) is 0 then.
+        let count_sql = if assigned.len() == 1
+            && filter.household_id.is_none()
+            && filter.building_id.is_none()
+            && q.is_none()
+        {
+            format!(
+                "SELECT COUNT(*) FROM resident_tags t WHERE {place} AND ($4 IS NULL OR t.birth <= $4) \
+                 AND ($5 IS NULL OR t.birth > $5) AND $6 = 0 AND $7 IS NULL AND $8 IS NULL \
+                 AND $9 IS NULL AND $10 IS NULL"
+            )
+        } else {
+            format!("SELECT COUNT(*) FROM {from}{building_join} WHERE {filter_sql}")
+        };
         Ok(ResidentSql {
             from,
             building_join,
             filter_sql,
+            count_sql,
             order,
             tag0: assigned.first().map(|t| t.as_str()).unwrap_or(""),
             on_or_before,
@@ -425,14 +444,14 @@ impl Store {
             "SELECT {COLUMNS} FROM {from}{building_join} JOIN households h ON h.id = r.household_id \
              JOIN buildings b ON b.id = h.building_id WHERE {filter_sql} ORDER BY {order} LIMIT $11 OFFSET $12"
         );
-        let count_sql = format!("SELECT COUNT(*) FROM {from}{building_join} WHERE {filter_sql}");
+        let count_sql = &s.count_sql;
         let (rows, total): (Vec<Raw>, i64) = on_read!(self, p => {
             let rows = bind_filter!(sqlx::query_as(&sql), s, filter)
                 .bind(page.limit)
                 .bind(page.offset)
                 .fetch_all(p)
                 .await?;
-            let total = bind_filter!(sqlx::query_scalar(&count_sql), s, filter).fetch_one(p).await?;
+            let total = bind_filter!(sqlx::query_scalar(count_sql), s, filter).fetch_one(p).await?;
             (rows, total)
         });
         Ok(Listing {
