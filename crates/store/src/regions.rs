@@ -2,7 +2,7 @@
 //! no recursion, no closure table.
 
 use linli_core::grid::Source;
-use linli_core::region::display_name;
+use linli_core::region::{display_name, KeyRange};
 use linli_core::{Level, RegionCode, Scope};
 use serde::Serialize;
 
@@ -128,6 +128,22 @@ impl Store {
         let mut found: Vec<Region> = rows.into_iter().map(decode).collect::<Result<_>>()?;
         found.sort_by_key(|r| codes.iter().position(|c| *c == r.code));
         Ok(found)
+    }
+
+    /// The regions of `level` within `range`, in code order: one range of the primary key
+    /// however many parents they have (every community of a district, say).
+    pub async fn regions_at(&self, level: Level, range: KeyRange) -> Result<Vec<Region>> {
+        let rows = on_read!(self, p => {
+            sqlx::query_as::<_, RawRegion>(
+                "SELECT level, key, name, source FROM regions WHERE level = $1 AND key >= $2 AND key < $3 ORDER BY key",
+            )
+            .bind(level_number(level))
+            .bind(range.start)
+            .bind(range.end)
+            .fetch_all(p)
+            .await?
+        });
+        rows.into_iter().map(decode).collect()
     }
 
     /// The regions directly below `parent` (the provinces for `None`), each with its own

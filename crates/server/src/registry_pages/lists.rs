@@ -158,13 +158,16 @@ pub(super) async fn community_options(state: &AppState, user: &User) -> AppResul
             }
         }
         Level::District => {
-            for street in state.store.children(Some(root)).await? {
-                for r in state.store.children(Some(street.region.code)).await? {
-                    out.push((
-                        r.region.code,
-                        format!("{} · {}", street.region.name, r.region.name),
-                    ));
-                }
+            // Two range reads, whatever the number of streets.
+            let range = root.range();
+            let streets = state.store.regions_at(Level::Street, range).await?;
+            for r in state.store.regions_at(Level::Community, range).await? {
+                let street = streets
+                    .iter()
+                    .find(|s| Some(s.code) == r.code.parent())
+                    .map(|s| s.name.as_str())
+                    .unwrap_or_default();
+                out.push((r.code, format!("{street} · {}", r.name)));
             }
         }
         _ => {}

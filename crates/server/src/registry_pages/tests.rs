@@ -334,6 +334,22 @@ mod http {
             f.get(&clerk, "/registry").await.status,
             StatusCode::FORBIDDEN
         );
+        // A district account picks any of its communities to import into, each named with
+        // its street.
+        let admin = f.sign_in("admin").await;
+        let page = f.get(&admin, "/registry/import").await;
+        assert_eq!(page.status, StatusCode::OK);
+        let options = page.body.matches("<option value=\"330102").count();
+        assert!(options > 100, "every community of 上城区: {options}");
+        for community in [COMMUNITY, "330102003050"] {
+            let at = page
+                .body
+                .find(&format!("<option value=\"{community}\""))
+                .unwrap_or_else(|| panic!("{community} offered"));
+            let end = page.body[at..].find("</option>").map_or(at, |e| at + e);
+            let label = &page.body[at..end];
+            assert!(label.contains("街道 · "), "{label}");
+        }
     }
 
     #[tokio::test]
