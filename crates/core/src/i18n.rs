@@ -71,6 +71,7 @@ pub static TABLES: &[&[Entry]] = &[
     crate::registry_app_text::TABLE,
     crate::registry_page_text::TABLE,
     crate::sheet_text::TABLE,
+    crate::events_text::TABLE,
 ];
 
 /// The entries of the foundation: the shell, sign-in, regions, grids, maps, audit.

@@ -1,6 +1,8 @@
 //! Domain types and rules of linli. Nothing here does I/O: the store, the server and the
 //! command line all lean on these types so that a rule is written once.
 
+pub mod events;
+mod events_text;
 pub mod geo;
 pub mod grid;
 pub mod grid_import;
