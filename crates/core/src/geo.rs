@@ -968,3 +968,66 @@ mod tests {
         );
     }
 }
+
+/// Mean Earth radius in metres (IUGG), for [`haversine_m`].
+pub const EARTH_RADIUS_M: f64 = 6_371_008.8;
+
+/// The great-circle distance between two WGS-84 positions, in metres.
+pub fn haversine_m(a: Position, b: Position) -> f64 {
+    let (lon1, lat1) = (a[0].to_radians(), a[1].to_radians());
+    let (lon2, lat2) = (b[0].to_radians(), b[1].to_radians());
+    let h = ((lat2 - lat1) / 2.0).sin().powi(2)
+        + lat1.cos() * lat2.cos() * ((lon2 - lon1) / 2.0).sin().powi(2);
+    2.0 * EARTH_RADIUS_M * h.sqrt().min(1.0).asin()
+}
+
+/// The side of a proximity cell in degrees: about 220 m north–south, 190 m east–west at
+/// Hangzhou's latitude.
+pub const CELL_DEGREES: f64 = 0.002;
+
+/// A position's proximity cell, computed exactly as the databases' generated `cell` columns
+/// do (the migrations spell out the same formula), so that "near" is an indexed IN list.
+pub fn cell_of(p: Position) -> i64 {
+    let x = ((p[0] + 180.0) / CELL_DEGREES) as i64;
+    let y = ((p[1] + 90.0) / CELL_DEGREES) as i64;
+    x * 100_000 + y
+}
+
+/// The cells within `rings` cells of a position's own (1: the 3 × 3 block around it), which
+/// hold every point within [`CELL_DEGREES`] × `rings` of it.
+pub fn cells_around(p: Position, rings: i64) -> Vec<i64> {
+    let x = ((p[0] + 180.0) / CELL_DEGREES) as i64;
+    let y = ((p[1] + 90.0) / CELL_DEGREES) as i64;
+    let mut out = Vec::with_capacity(((2 * rings + 1) * (2 * rings + 1)) as usize);
+    for dx in -rings..=rings {
+        for dy in -rings..=rings {
+            out.push((x + dx) * 100_000 + (y + dy));
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod distance_tests {
+    use super::*;
+
+    #[test]
+    fn haversine_and_cells_agree_with_known_figures() {
+        // One thousandth of a degree of latitude is about 111 m everywhere.
+        let d = haversine_m([120.17, 30.25], [120.17, 30.251]);
+        assert!((d - 111.2).abs() < 0.5, "{d}");
+        assert_eq!(haversine_m([120.0, 30.0], [120.0, 30.0]), 0.0);
+        let p = [120.1712, 30.2591];
+        assert!(cells_around(p, 1).contains(&cell_of(p)));
+        assert_eq!(cells_around(p, 1).len(), 9);
+        // A point 50 m away in any direction is in the 3 × 3 block.
+        for (dx, dy) in [
+            (0.0005, 0.0),
+            (-0.0005, 0.0),
+            (0.0, 0.00045),
+            (0.0, -0.00045),
+        ] {
+            assert!(cells_around(p, 1).contains(&cell_of([p[0] + dx, p[1] + dy])));
+        }
+    }
+}

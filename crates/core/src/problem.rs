@@ -4,6 +4,9 @@
 
 use crate::i18n::{self, Lang};
 
+/// Marks an argument value as a translation key (see [`Problem::arg_key`]).
+const KEY_ARG: &str = "\u{1}key:";
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Problem {
     /// Stable machine code for API clients, e.g. `duplicate_code`.
@@ -34,8 +37,23 @@ impl Problem {
         self
     }
 
+    /// An argument that is itself a translation key (a state's or an action's name),
+    /// rendered in the reader's language.
+    pub fn arg_key(mut self, name: &'static str, key: &str) -> Problem {
+        self.args.push((name, format!("{KEY_ARG}{key}")));
+        self
+    }
+
     pub fn message(&self, lang: Lang) -> String {
-        let args: Vec<(&str, &str)> = self.args.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        let args: Vec<(&str, String)> = self
+            .args
+            .iter()
+            .map(|(k, v)| match v.strip_prefix(KEY_ARG) {
+                Some(key) => (*k, i18n::text(lang, key).to_string()),
+                None => (*k, v.clone()),
+            })
+            .collect();
+        let args: Vec<(&str, &str)> = args.iter().map(|(k, v)| (*k, v.as_str())).collect();
         i18n::format(lang, self.key, &args)
     }
 }

@@ -40,6 +40,11 @@ pub enum Permission {
     RevealPersonal,
     /// Edit the facility typology (types, life-circle radii, OpenStreetMap mapping).
     ManageTypology,
+    /// See and work the events in scope (what each may do to one is the event state
+    /// machine's decision; see `events::flow`).
+    WorkEvents,
+    /// Edit the event categories, departments and admission lists.
+    ManageEventCatalog,
 }
 
 impl Role {
@@ -88,12 +93,21 @@ impl Role {
             Role::Admin => true,
             // Leaders read the registry's figures and lists but register nobody and reveal
             // nothing: the people who visit households hold personal data, not the office.
-            Role::Leader => matches!(permission, ViewRegions | ManageGrids | ViewRegistry),
+            Role::Leader => matches!(
+                permission,
+                ViewRegions | ManageGrids | ViewRegistry | WorkEvents
+            ),
             Role::CommunityWorker | Role::GridWorker => matches!(
                 permission,
-                ViewRegions | ManageGrids | ViewRegistry | ManageRegistry | RevealPersonal
+                ViewRegions
+                    | ManageGrids
+                    | ViewRegistry
+                    | ManageRegistry
+                    | RevealPersonal
+                    | WorkEvents
             ),
-            Role::DepartmentClerk | Role::Operator => matches!(permission, ViewRegions),
+            Role::DepartmentClerk => matches!(permission, ViewRegions | WorkEvents),
+            Role::Operator => matches!(permission, ViewRegions),
             Role::Resident => false,
         }
     }

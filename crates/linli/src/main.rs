@@ -84,6 +84,9 @@ struct ServeArgs {
     /// Mark cookies Secure (when linli is served over HTTPS behind a proxy).
     #[arg(long, env = "LINLI_SECURE_COOKIES")]
     secure_cookies: bool,
+    /// Where event photos are kept (created if missing).
+    #[arg(long, env = "LINLI_PHOTO_DIR", default_value = "linli-photos")]
+    photos: std::path::PathBuf,
 }
 
 #[derive(Args)]
@@ -405,6 +408,7 @@ async fn run(cli: Cli) -> Result<()> {
 async fn serve(store: Store, args: ServeArgs) -> Result<()> {
     let config = linli_server::Config {
         secure_cookies: args.secure_cookies,
+        photo_dir: Some(args.photos.clone()),
     };
     linli_server::serve(store, config, args.listen)
         .await

@@ -990,5 +990,6 @@ impl utoipa::Modify for BearerAuth {
 pub fn openapi_json() -> String {
     let mut doc = ApiDoc::openapi();
     doc.merge(crate::registry_api::RegistryDoc::openapi());
+    doc.merge(crate::events_api::EventsDoc::openapi());
     doc.to_pretty_json().unwrap_or_else(|_| "{}".to_string())
 }

@@ -125,6 +125,18 @@ impl From<StoreError> for AppError {
             StoreError::Conflict(p) => AppError::Problem(StatusCode::CONFLICT, p),
             StoreError::NotFound => AppError::NotFound(String::new()),
             StoreError::Rejected(rows) => AppError::Rejected(rows),
+            StoreError::Refused(r) => {
+                use linli_core::events::flow::Refusal::*;
+                // Who may not act is forbidden; what cannot happen now conflicts with the
+                // event's state. Either way the message says which and why.
+                let status = match r {
+                    OutsideArea | NotHandler | NotSupervisor | NotReporter | RoleMayNot
+                    | NotSummoned | SystemOnly => StatusCode::FORBIDDEN,
+                    BadStars | BadExtension | NoDepartments => StatusCode::BAD_REQUEST,
+                    _ => StatusCode::CONFLICT,
+                };
+                AppError::Problem(status, r.problem())
+            }
             other => AppError::Internal(other.to_string()),
         }
     }

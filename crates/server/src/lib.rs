@@ -20,6 +20,7 @@ pub mod api;
 pub mod assets;
 pub mod auth;
 pub mod error;
+pub mod events_api;
 pub mod metrics;
 pub mod pages;
 pub mod registry_api;
@@ -36,6 +37,18 @@ pub const LANG_COOKIE: &str = "linli_lang";
 pub struct Config {
     /// Mark cookies Secure (set when linli is served over HTTPS).
     pub secure_cookies: bool,
+    /// Where event photos are kept; a per-process directory under the system's temporary
+    /// directory when unset (tests).
+    pub photo_dir: Option<std::path::PathBuf>,
+}
+
+impl Config {
+    /// The photo directory this configuration names or implies.
+    pub fn photo_dir(&self) -> std::path::PathBuf {
+        self.photo_dir.clone().unwrap_or_else(|| {
+            std::env::temp_dir().join(format!("linli-photos-{}", std::process::id()))
+        })
+    }
 }
 
 /// Everything a handler needs, built once at start.
@@ -49,6 +62,8 @@ pub struct Inner {
     pub templates: templates::Templates,
     pub metrics: metrics::Metrics,
     pub openapi: String,
+    /// The photo store, or why it could not be opened (uploads then answer with the reason).
+    pub photos: Result<linli_photo::PhotoStore, String>,
 }
 
 impl std::ops::Deref for AppState {
@@ -60,7 +75,11 @@ impl std::ops::Deref for AppState {
 
 impl AppState {
     pub fn new(store: Store, config: Config) -> AppState {
+        let dir = config.photo_dir();
+        let photos = linli_photo::PhotoStore::open(&dir)
+            .map_err(|e| format!("cannot open the photo directory {}: {e}", dir.display()));
         AppState(Arc::new(Inner {
+            photos,
             store,
             config,
             throttle: auth::Throttle::default(),
@@ -99,6 +118,7 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .merge(api::routes())
         .merge(registry_api::routes())
+        .merge(events_api::routes())
         .merge(registry_pages::routes())
         .merge(pages::routes())
         .merge(assets::routes())
@@ -165,6 +185,10 @@ async fn render_errors(State(state): State<AppState>, req: Request, next: Next) 
 /// Serves the application until Ctrl-C or SIGTERM.
 pub async fn serve(store: Store, config: Config, listen: SocketAddr) -> std::io::Result<()> {
     let state = AppState::new(store.clone(), config);
+    if let Err(e) = &state.photos {
+        return Err(std::io::Error::other(e.clone()));
+    }
+    events_api::spawn_scheduler(store.clone());
     let app = router(state);
     let listener = tokio::net::TcpListener::bind(listen).await?;
     tracing::info!("linli listening on http://{}", listener.local_addr()?);

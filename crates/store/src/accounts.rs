@@ -18,6 +18,8 @@ pub struct User {
     #[serde(serialize_with = "ser_scope")]
     pub scope: Scope,
     pub disabled: bool,
+    /// The department a clerk works for (see [`Store::set_user_department`]).
+    pub department: Option<i64>,
 }
 
 fn ser_role<S: serde::Serializer>(r: &Role, s: S) -> std::result::Result<S::Ok, S::Error> {
@@ -61,10 +63,10 @@ pub struct Session {
     pub expires_at: i64,
 }
 
-type RawUser = (i64, String, String, String, String, bool);
+type RawUser = (i64, String, String, String, String, bool, Option<i64>);
 
 fn decode_user(row: RawUser) -> Result<User> {
-    let (id, username, display_name, role, scope, disabled) = row;
+    let (id, username, display_name, role, scope, disabled, department) = row;
     let role = Role::parse(&role)
         .ok_or_else(|| StoreError::Corrupt(format!("user {username}: role {role:?}")))?;
     let scope = Scope::parse(&scope)
@@ -76,6 +78,7 @@ fn decode_user(row: RawUser) -> Result<User> {
         role,
         scope,
         disabled,
+        department,
     })
 }
 
@@ -149,6 +152,7 @@ impl Store {
             role: new.role,
             scope: new.scope,
             disabled: false,
+            department: None,
         })
     }
 
@@ -184,22 +188,24 @@ impl Store {
 
     pub async fn user_by_name(&self, username: &str) -> Result<Option<(User, String)>> {
         let row = on_read!(self, p => {
-            sqlx::query_as::<_, (i64, String, String, String, String, bool, String)>(
-                "SELECT id, username, display_name, role, scope, disabled, password_hash \
+            sqlx::query_as::<_, (i64, String, String, String, String, bool, Option<i64>, String)>(
+                "SELECT id, username, display_name, role, scope, disabled, department_id, password_hash \
                  FROM users WHERE username = $1",
             )
             .bind(username.trim())
             .fetch_optional(p)
             .await?
         });
-        row.map(|(id, u, d, r, s, dis, hash)| Ok((decode_user((id, u, d, r, s, dis))?, hash)))
-            .transpose()
+        row.map(|(id, u, d, r, s, dis, dep, hash)| {
+            Ok((decode_user((id, u, d, r, s, dis, dep))?, hash))
+        })
+        .transpose()
     }
 
     pub async fn users(&self) -> Result<Vec<User>> {
         let rows = on_read!(self, p => {
             sqlx::query_as::<_, RawUser>(
-                "SELECT id, username, display_name, role, scope, disabled FROM users ORDER BY username",
+                "SELECT id, username, display_name, role, scope, disabled, department_id FROM users ORDER BY username",
             )
             .fetch_all(p)
             .await?
@@ -237,8 +243,8 @@ impl Store {
     /// or the account is disabled. One indexed lookup.
     pub async fn session(&self, token_hash: &str) -> Result<Option<Session>> {
         let row = on_read!(self, p => {
-            sqlx::query_as::<_, (i64, String, String, String, String, bool, String, String, i64)>(
-                "SELECT u.id, u.username, u.display_name, u.role, u.scope, u.disabled, \
+            sqlx::query_as::<_, (i64, String, String, String, String, bool, Option<i64>, String, String, i64)>(
+                "SELECT u.id, u.username, u.display_name, u.role, u.scope, u.disabled, u.department_id, \
                         s.kind, s.csrf, s.expires_at \
                  FROM sessions s JOIN users u ON u.id = s.user_id \
                  WHERE s.token_hash = $1 AND s.expires_at > $2",
@@ -248,10 +254,10 @@ impl Store {
             .fetch_optional(p)
             .await?
         });
-        let Some((id, u, d, r, s, dis, kind, csrf, expires_at)) = row else {
+        let Some((id, u, d, r, s, dis, dep, kind, csrf, expires_at)) = row else {
             return Ok(None);
         };
-        let user = decode_user((id, u, d, r, s, dis))?;
+        let user = decode_user((id, u, d, r, s, dis, dep))?;
         if user.disabled {
             return Ok(None);
         }

@@ -33,44 +33,64 @@ pub const BOUNDARY_ATTRIBUTION: &str =
     "上城区界 © cnmaps (BSD-3) / ChinaAdminDivisonSHP (MIT), 2021";
 pub const ROADS_ATTRIBUTION: &str = "道路 © OpenStreetMap contributors (ODbL)";
 
-/// A demo account: username, display name, role, scope.
+/// A demo account: username, display name, role, scope, and a clerk's department code.
 pub struct DemoAccount {
     pub username: &'static str,
     pub display_name: &'static str,
     pub role: Role,
     pub scope: &'static str,
+    pub department: Option<&'static str>,
 }
 
-pub const ACCOUNTS: [DemoAccount; 5] = [
+pub const ACCOUNTS: [DemoAccount; 7] = [
     DemoAccount {
         username: "admin",
         display_name: "上城区管理员",
         role: Role::Admin,
         scope: "330102",
+        department: None,
     },
     DemoAccount {
         username: "leader",
         display_name: "湖滨街道领导",
         role: Role::Leader,
         scope: "330102003",
+        department: None,
     },
     DemoAccount {
         username: "shegong",
         display_name: "社工（清波门社区）",
         role: Role::CommunityWorker,
         scope: "330102001051",
+        department: None,
     },
     DemoAccount {
         username: "wangge",
         display_name: "网格员（清波门社区第1网格）",
         role: Role::GridWorker,
         scope: "330102001051001",
+        department: None,
     },
     DemoAccount {
         username: "root",
         display_name: "平台管理员（全国）",
         role: Role::Admin,
         scope: "CN",
+        department: None,
+    },
+    DemoAccount {
+        username: "jumin",
+        display_name: "居民（清波门社区）",
+        role: Role::Resident,
+        scope: "330102",
+        department: None,
+    },
+    DemoAccount {
+        username: "chengguan",
+        display_name: "区城管局办事员",
+        role: Role::DepartmentClerk,
+        scope: "330102",
+        department: Some("cgj"),
     },
 ];
 
@@ -360,7 +380,12 @@ impl Store {
                         role: a.role,
                         scope,
                     };
-                    self.create_user(&actor, new).await?;
+                    let user = self.create_user(&actor, new).await?;
+                    if let Some(code) = a.department {
+                        let department = self.department_id(code).await?;
+                        self.set_user_department(&actor, user.id, department)
+                            .await?;
+                    }
                 }
             }
         }

@@ -21,6 +21,7 @@ mod copy_text;
 pub mod demo;
 pub mod demo_registry;
 pub mod divisions;
+pub mod events;
 pub mod grids;
 pub mod maps;
 pub mod password;
@@ -84,6 +85,22 @@ macro_rules! on_write {
 }
 pub(crate) use {on_pool, on_read, on_write};
 
+/// How a read-then-write transaction begins on each backend. SQLite's default (deferred)
+/// transaction fails at once with SQLITE_BUSY when it upgrades from reading to writing while
+/// another process has written since; `BEGIN IMMEDIATE` takes the write lock first and so
+/// waits its turn under the busy timeout. PostgreSQL locks rows, not the database.
+pub(crate) trait BeginWrite: sqlx::Database {
+    const BEGIN: &'static str;
+}
+
+impl BeginWrite for sqlx::Sqlite {
+    const BEGIN: &'static str = "BEGIN IMMEDIATE";
+}
+
+impl BeginWrite for sqlx::Postgres {
+    const BEGIN: &'static str = "BEGIN";
+}
+
 /// Which database a store runs on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {
@@ -96,6 +113,8 @@ pub struct Store {
     pub(crate) db: Db,
     /// The keys for personal data, once [`Store::use_keys`] has checked them.
     pub(crate) keys: Option<std::sync::Arc<linli_pii::Keyring>>,
+    /// Parsed boundaries for locating events, shared by the store's clones.
+    pub(crate) shapes: std::sync::Arc<events::ShapeCache>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -108,6 +127,9 @@ pub enum StoreError {
     Conflict(Problem),
     #[error("not found")]
     NotFound,
+    /// The event state machine refused an action; nothing was written.
+    #[error("refused: {0:?}")]
+    Refused(linli_core::events::flow::Refusal),
     /// An import with bad rows: every one is listed, nothing was written.
     #[error("import rejected: {} bad rows", .0.len())]
     Rejected(Vec<linli_core::grid_import::RowError>),
@@ -139,8 +161,10 @@ impl Store {
             let store = Store {
                 db: Db::Postgres(pool),
                 keys: None,
+                shapes: Default::default(),
             };
             store.ensure_typology().await?;
+            store.ensure_event_catalog().await?;
             return Ok(store);
         }
         let sqlite_url = if url.starts_with("sqlite:") {
@@ -165,8 +189,10 @@ impl Store {
         let store = Store {
             db: Db::Sqlite { read, write },
             keys: None,
+            shapes: Default::default(),
         };
         store.ensure_typology().await?;
+        store.ensure_event_catalog().await?;
         Ok(store)
     }
 

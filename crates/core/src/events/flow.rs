@@ -358,8 +358,8 @@ impl Refusal {
         let p = Problem::new(self.code(), refusal_key(self));
         match self {
             Refusal::WrongState { action, state } => p
-                .arg("action", Action::label_key(action))
-                .arg("state", state.label_key()),
+                .arg_key("action", &Action::label_key(action))
+                .arg_key("state", state.label_key()),
             Refusal::BadExtension => p.arg("max", MAX_EXTENSION_MINUTES / 60),
             Refusal::ReopenExpired => p.arg("days", REOPEN_WINDOW_MS / crate::events::DAY_MS),
             _ => p,

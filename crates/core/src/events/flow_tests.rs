@@ -452,3 +452,21 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn a_refusal_names_the_state_and_the_action_in_the_readers_language() {
+    let r = Refusal::WrongState {
+        action: "verify",
+        state: State::Pending,
+    };
+    let p = r.problem();
+    assert_eq!(p.code, "event_wrong_state");
+    assert_eq!(
+        p.message(crate::i18n::Lang::Zh),
+        "这件事当前为“待受理”，不能“核查通过”。"
+    );
+    assert_eq!(
+        p.message(crate::i18n::Lang::En),
+        "The event is “Pending”; it cannot be “Verify” now."
+    );
+}

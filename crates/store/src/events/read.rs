@@ -1,0 +1,279 @@
+//! Reading events: one by id with its flow log, photos and summons; lists by area, state,
+//! unit and reporter, paged; open reports near a point (possible duplicates); notifications.
+
+use linli_core::events::{State, Unit, DUPLICATE_RADIUS_M};
+use linli_core::geo::{cells_around, haversine_m, Position};
+use linli_core::region::KeyRange;
+
+use super::{unit_columns, Event, EventRow, EVENT_COLUMNS};
+use crate::registry::Page;
+use crate::{on_read, Result, Store};
+
+/// One row of an event's flow log.
+#[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
+pub struct FlowEntry {
+    pub id: i64,
+    pub at: i64,
+    pub actor_id: Option<i64>,
+    pub actor_name: String,
+    pub action: String,
+    pub from_state: Option<String>,
+    pub to_state: String,
+    pub note: Option<String>,
+    pub detail: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct Photo {
+    pub id: i64,
+    pub flow_id: Option<i64>,
+    pub sha256: String,
+    pub format: String,
+    pub bytes: i64,
+    pub width: i64,
+    pub height: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct Summons {
+    pub department_id: i64,
+    pub state: String,
+    pub summoned_at: i64,
+    pub due_at: i64,
+    pub checked_in_at: Option<i64>,
+}
+
+/// An open report near another, with its distance in metres.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Nearby {
+    pub id: i64,
+    pub state: State,
+    pub description: String,
+    pub created_at: i64,
+    pub meters: f64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct Notification {
+    pub id: i64,
+    pub at: i64,
+    pub event_id: i64,
+    pub kind: String,
+    pub read_at: Option<i64>,
+}
+
+/// Which events a list shows.
+#[derive(Debug, Clone, Default)]
+pub struct EventFilter {
+    /// The area (a key range of the region tree).
+    pub range: Option<KeyRange>,
+    pub states: Vec<State>,
+    pub category: Option<String>,
+    /// Only the events in this unit's inbox.
+    pub unit: Option<Unit>,
+    pub reporter: Option<i64>,
+    /// Only those overdue at this moment.
+    pub overdue_at: Option<i64>,
+}
+
+/// Appends the filter's conditions to a query that already has a WHERE clause.
+macro_rules! push_filter {
+    ($q:expr, $f:expr) => {{
+        let f: &EventFilter = $f;
+        if let Some(r) = f.range {
+            $q.push(" AND region_key >= ").push_bind(r.start);
+            $q.push(" AND region_key < ").push_bind(r.end);
+        }
+        if !f.states.is_empty() {
+            $q.push(" AND state IN (");
+            let mut sep = $q.separated(", ");
+            for s in &f.states {
+                sep.push_bind(s.as_str());
+            }
+            $q.push(")");
+        }
+        if let Some(c) = &f.category {
+            $q.push(" AND category_code = ").push_bind(c.clone());
+        }
+        if let Some(u) = f.unit {
+            let (level, key, dept) = unit_columns(u);
+            $q.push(" AND unit_level = ").push_bind(level);
+            $q.push(" AND unit_key = ").push_bind(key);
+            match dept {
+                Some(d) => {
+                    $q.push(" AND department_id = ").push_bind(d);
+                }
+                None => {
+                    $q.push(" AND department_id IS NULL");
+                }
+            }
+        }
+        if let Some(r) = f.reporter {
+            $q.push(" AND reporter_id = ").push_bind(r);
+        }
+        if let Some(now) = f.overdue_at {
+            $q.push(" AND state IN ('pending', 'handling') AND due_at < ")
+                .push_bind(now);
+        }
+    }};
+}
+
+impl Store {
+    pub async fn event(&self, id: i64) -> Result<Option<Event>> {
+        let row: Option<EventRow> = on_read!(self, p => {
+            sqlx::query_as(&format!("SELECT {EVENT_COLUMNS} FROM events WHERE id = $1"))
+                .bind(id)
+                .fetch_optional(p)
+                .await?
+        });
+        row.map(Event::try_from).transpose()
+    }
+
+    /// Events matching `filter`, newest first (overdue lists: most overdue first), with the
+    /// number matching.
+    pub async fn events(&self, filter: &EventFilter, page: Page) -> Result<(Vec<Event>, i64)> {
+        let order = if filter.overdue_at.is_some() {
+            " ORDER BY due_at, id"
+        } else {
+            " ORDER BY id DESC"
+        };
+        let (rows, total): (Vec<EventRow>, i64) = on_read!(self, p => {
+            let mut q = sqlx::QueryBuilder::<DB>::new(format!("SELECT {EVENT_COLUMNS} FROM events WHERE 1 = 1"));
+            push_filter!(q, filter);
+            q.push(order);
+            q.push(" LIMIT ").push_bind(page.limit);
+            q.push(" OFFSET ").push_bind(page.offset);
+            let rows = q.build_query_as().fetch_all(p).await?;
+            let mut c = sqlx::QueryBuilder::<DB>::new("SELECT COUNT(*) FROM events WHERE 1 = 1");
+            push_filter!(c, filter);
+            let total: i64 = c.build_query_scalar().fetch_one(p).await?;
+            (rows, total)
+        });
+        Ok((
+            rows.into_iter()
+                .map(Event::try_from)
+                .collect::<Result<_>>()?,
+            total,
+        ))
+    }
+
+    pub async fn event_flow(&self, id: i64) -> Result<Vec<FlowEntry>> {
+        Ok(on_read!(self, p => {
+            sqlx::query_as(
+                "SELECT id, at, actor_id, actor_name, action, from_state, to_state, note, detail \
+                 FROM event_flow WHERE event_id = $1 ORDER BY id",
+            )
+            .bind(id)
+            .fetch_all(p)
+            .await?
+        }))
+    }
+
+    pub async fn event_photos(&self, id: i64) -> Result<Vec<Photo>> {
+        Ok(on_read!(self, p => {
+            sqlx::query_as(
+                "SELECT id, flow_id, sha256, format, bytes, width, height FROM event_photos \
+                 WHERE event_id = $1 ORDER BY id",
+            )
+            .bind(id)
+            .fetch_all(p)
+            .await?
+        }))
+    }
+
+    pub async fn event_summons(&self, id: i64) -> Result<Vec<Summons>> {
+        Ok(on_read!(self, p => {
+            sqlx::query_as(
+                "SELECT department_id, state, summoned_at, due_at, checked_in_at FROM event_summons \
+                 WHERE event_id = $1 ORDER BY summoned_at, department_id",
+            )
+            .bind(id)
+            .fetch_all(p)
+            .await?
+        }))
+    }
+
+    /// The reports merged into `id`.
+    pub async fn merged_into(&self, id: i64) -> Result<Vec<i64>> {
+        Ok(on_read!(self, p => {
+            sqlx::query_scalar("SELECT id FROM events WHERE merged_into = $1 ORDER BY id")
+                .bind(id)
+                .fetch_all(p)
+                .await?
+        }))
+    }
+
+    /// Open reports of `category` within [`DUPLICATE_RADIUS_M`] of `p` made since `since`,
+    /// nearest first, leaving out `except`.
+    pub async fn nearby_open(
+        &self,
+        category: &str,
+        p: Position,
+        since: i64,
+        except: Option<i64>,
+    ) -> Result<Vec<Nearby>> {
+        let cells = cells_around(p, 1);
+        let rows: Vec<(i64, String, String, i64, f64, f64)> = on_read!(self, pool => {
+            let mut q = sqlx::QueryBuilder::<DB>::new(
+                "SELECT id, state, description, created_at, lon, lat FROM events WHERE category_code = ",
+            );
+            q.push_bind(category.to_string());
+            q.push(" AND cell IN (");
+            let mut sep = q.separated(", ");
+            for c in &cells {
+                sep.push_bind(*c);
+            }
+            q.push(") AND created_at >= ").push_bind(since);
+            q.push(" AND state IN ('pending', 'handling', 'verifying', 'verified')");
+            q.build_query_as().fetch_all(pool).await?
+        });
+        let mut out: Vec<Nearby> = rows
+            .into_iter()
+            .filter(|r| Some(r.0) != except)
+            .filter_map(|(id, state, description, created_at, lon, lat)| {
+                let meters = haversine_m(p, [lon, lat]);
+                (meters <= DUPLICATE_RADIUS_M).then_some(Nearby {
+                    id,
+                    state: State::parse(&state)?,
+                    description,
+                    created_at,
+                    meters,
+                })
+            })
+            .collect();
+        out.sort_by(|a, b| a.meters.total_cmp(&b.meters));
+        Ok(out)
+    }
+
+    /// A person's own notifications, newest first.
+    pub async fn user_notifications(&self, user_id: i64, limit: i64) -> Result<Vec<Notification>> {
+        Ok(on_read!(self, p => {
+            sqlx::query_as(
+                "SELECT id, at, event_id, kind, read_at FROM notifications WHERE user_id = $1 \
+                 ORDER BY id DESC LIMIT $2",
+            )
+            .bind(user_id)
+            .bind(limit)
+            .fetch_all(p)
+            .await?
+        }))
+    }
+
+    /// A unit's notifications (reminders, new work), newest first.
+    pub async fn unit_notifications(&self, unit: Unit, limit: i64) -> Result<Vec<Notification>> {
+        let (level, key, dept) = unit_columns(unit);
+        Ok(on_read!(self, p => {
+            sqlx::query_as(
+                "SELECT id, at, event_id, kind, read_at FROM notifications \
+                 WHERE unit_level = $1 AND unit_key = $2 AND department_id IS NOT DISTINCT FROM $3 AND user_id IS NULL \
+                 ORDER BY id DESC LIMIT $4",
+            )
+            .bind(level)
+            .bind(key)
+            .bind(dept)
+            .bind(limit)
+            .fetch_all(p)
+            .await?
+        }))
+    }
+}
