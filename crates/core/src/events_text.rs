@@ -119,5 +119,6 @@ pub static TABLE: &[Entry] = &[
     ("events.import.bad_yes_no", "“{value}”应填“是”或“否”。", "“{value}” should be yes or no (是/否)."),
     ("events.import.bad_community", "“{value}”不是 12 位社区代码。", "“{value}” is not a 12-digit community code."),
     ("events.import.unknown_category", "未知的事项代码“{value}”。", "Unknown category code “{value}”."),
+    ("events.import.community_outside", "社区 {value} 不在您的辖区内。", "Community {value} is outside your area."),
     ("events.import.empty", "文件中没有数据行。", "The file has no data rows."),
 ];

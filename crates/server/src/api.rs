@@ -145,6 +145,18 @@ pub struct SummaryDto {
     /// The registry's figures (people, houses, facilities), for accounts that may read it.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub registry: Option<RegistryFigures>,
+    /// Open and overdue events, for accounts that work events.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub events: Option<EventFigures>,
+}
+
+/// Events in a region now.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct EventFigures {
+    /// Not yet closed, merged or withdrawn.
+    pub open: i64,
+    /// Still the handler's to do and past the due time.
+    pub overdue: i64,
 }
 
 /// The registry's figures for a region.
@@ -484,6 +496,7 @@ fn summary_dto(code: String, name: String, counts: &[(Level, i64)]) -> SummaryDt
         grids: get(Level::Grid),
         micro_grids: get(Level::MicroGrid),
         registry: None,
+        events: None,
     }
 }
 
@@ -653,6 +666,13 @@ async fn summary(
             .registry_summary(Some(code), crate::registry_api::today())
             .await?;
         dto.registry = Some(figures.into());
+    }
+    if s.user.role.allows(Permission::WorkEvents) {
+        let (open, overdue) = state
+            .store
+            .event_counts(code.range(), linli_store::now_ms())
+            .await?;
+        dto.events = Some(EventFigures { open, overdue });
     }
     Ok(Json(dto))
 }
@@ -965,7 +985,7 @@ async fn openapi(State(state): State<AppState>) -> Response {
 #[openapi(
     info(title = "linli API", description = "邻里 community governance platform: regions, grids, accounts."),
     paths(login, logout, me, roots, region, children, summary, search, map, get_grid, create_grid, update_grid, delete_grid, import_grids, audit),
-    components(schemas(RegionDto, RegionRef, RegionDetail, RegionList, SearchItem, SearchResult, SummaryDto, RegistryFigures, StaffDto, GridDto,
+    components(schemas(RegionDto, RegionRef, RegionDetail, RegionList, SearchItem, SearchResult, SummaryDto, RegistryFigures, EventFigures, StaffDto, GridDto,
         GridCreate, GridFields, LoginRequest, LoginResponse, UserDto, ImportResult, AuditItem, AuditPage, ErrorBody, ErrorDetail)),
     modifiers(&BearerAuth),
     tags((name = "auth", description = "Sign in and out"), (name = "regions", description = "The region tree"),
@@ -991,5 +1011,6 @@ pub fn openapi_json() -> String {
     let mut doc = ApiDoc::openapi();
     doc.merge(crate::registry_api::RegistryDoc::openapi());
     doc.merge(crate::events_api::EventsDoc::openapi());
+    doc.merge(crate::events_catalog::CatalogDoc::openapi());
     doc.to_pretty_json().unwrap_or_else(|_| "{}".to_string())
 }

@@ -39,6 +39,7 @@ pub fn routes() -> Router<AppState> {
         .route("/api/v1/notifications", get(notifications))
         .route("/api/v1/event-categories", get(categories))
         .route("/api/v1/departments", get(departments))
+        .merge(crate::events_catalog::routes())
 }
 
 /// Sweeps for due deadline stages and summons every few seconds, from the start: after a
@@ -956,26 +957,29 @@ async fn categories(
     ReqLang(lang): ReqLang,
     ApiUser(_s): ApiUser,
 ) -> AppResult<Json<Vec<CategoryDto>>> {
-    let names = Names::load(&state.store, lang).await?;
-    Ok(Json(
-        names
-            .categories
-            .iter()
-            .filter(|c| c.active)
-            .map(|c| CategoryDto {
-                code: c.code.clone(),
-                parent: c.parent.clone(),
-                name: c.name(lang).to_string(),
-                name_zh: c.name_zh.clone(),
-                name_en: c.name_en.clone(),
-                deadline_hours: c.deadline_minutes as f64 / 60.0,
-                grace_hours: c.grace_minutes as f64 / 60.0,
-                level: c.level.as_str().into(),
-                department: c.department_id.map(|d| names.department(d).0),
-                grid_may_close: c.grid_may_close,
-            })
-            .collect(),
-    ))
+    Ok(Json(category_dtos(&state.store, lang).await?))
+}
+
+/// The active categories as the API shows them.
+pub async fn category_dtos(store: &Store, lang: Lang) -> AppResult<Vec<CategoryDto>> {
+    let names = Names::load(store, lang).await?;
+    Ok(names
+        .categories
+        .iter()
+        .filter(|c| c.active)
+        .map(|c| CategoryDto {
+            code: c.code.clone(),
+            parent: c.parent.clone(),
+            name: c.name(lang).to_string(),
+            name_zh: c.name_zh.clone(),
+            name_en: c.name_en.clone(),
+            deadline_hours: c.deadline_minutes as f64 / 60.0,
+            grace_hours: c.grace_minutes as f64 / 60.0,
+            level: c.level.as_str().into(),
+            department: c.department_id.map(|d| names.department(d).0),
+            grid_may_close: c.grid_may_close,
+        })
+        .collect())
 }
 
 #[derive(Debug, Serialize, ToSchema)]

@@ -21,6 +21,7 @@ pub mod assets;
 pub mod auth;
 pub mod error;
 pub mod events_api;
+pub mod events_catalog;
 pub mod metrics;
 pub mod pages;
 pub mod registry_api;

@@ -85,6 +85,11 @@ async fn a_residents_report_with_a_photo_goes_to_a_rated_closure() {
         assert_eq!(created["event"]["state_name"], "待受理");
         assert!(created["event"]["due_at"].as_str().expect("due").ends_with("+08:00"));
 
+        // The region's figures count it open.
+        let summary = app.get(&shegong, "/api/v1/regions/330102001051/summary").await.json();
+        assert_eq!(summary["events"]["open"], 1);
+        assert_eq!(summary["events"]["overdue"], 0);
+
         // The grid sees it in its inbox; a leader of another street does not see it at all.
         let inbox = app.get(&wangge, "/api/v1/events?inbox=true&state=open").await;
         inbox.status(200);
@@ -130,6 +135,11 @@ async fn a_residents_report_with_a_photo_goes_to_a_rated_closure() {
         let bytes = got.bytes().await.expect("bytes");
         assert!(!bytes.windows(4).any(|w| w == b"tEXt" || w == b"eXIf"));
         app.get(&leader, &format!("/api/v1/events/{id}/photos/{photo_id}")).await.status(404);
+
+        let summary = app.get(&shegong, "/api/v1/regions/330102001051/summary").await.json();
+        assert_eq!(summary["events"]["open"], 0, "closed events are not open");
+        let summary = app.get(&jumin, "/api/v1/regions/330102001051/summary").await;
+        assert_ne!(summary.code, 200, "residents read no region figures");
 
         // The reporter was told of each step.
         let notes = app.get(&jumin, "/api/v1/notifications").await.json();
@@ -254,6 +264,91 @@ async fn the_categories_and_the_api_document_are_served() {
         ] {
             assert!(doc["paths"].get(path).is_some(), "{path} documented");
         }
+        app
+    })
+    .await;
+}
+
+async fn upload_file(app: &App, token: &str, path: &str, bytes: Vec<u8>) -> common::Resp {
+    app.with(
+        &format!("POST {path}"),
+        app.client()
+            .post(app.url(path))
+            .bearer_auth(token)
+            .body(bytes),
+    )
+    .await
+}
+
+#[tokio::test]
+async fn the_responsibility_and_admission_lists_export_and_import() {
+    on_each_backend(|app| async move {
+        let admin = app.token("admin").await;
+        let shegong = app.token("shegong").await;
+        let wangge = app.token("wangge").await;
+
+        // Exports are workbooks in the import's columns.
+        let x = app
+            .client()
+            .get(app.url("/api/v1/event-catalog/categories/export"))
+            .bearer_auth(&admin)
+            .send()
+            .await
+            .expect("export");
+        assert_eq!(x.status(), 200);
+        let bytes = x.bytes().await.expect("bytes");
+        let table = linli_sheet::read("list.xlsx", &bytes).expect("a workbook");
+        assert_eq!(table.headers[0], "事项代码");
+        assert_eq!(table.rows.len(), linli_core::events::category::default_categories().len());
+
+        // A bad list is refused whole with every bad row named.
+        let bad = "事项代码,事项名称,办理时限（小时）,处置层级,责任部门代码\nfire.blocked,消防通道堵塞,6,网格,xf\nnew.one,新事项,abc,楼栋,nope\n";
+        let r = upload_file(&app, &admin, "/api/v1/event-catalog/categories/import?name=list.csv", bad.as_bytes().to_vec()).await;
+        r.status(422);
+        let rows = r.json()["error"]["rows"].as_array().expect("rows").len();
+        assert_eq!(rows, 3, "hours, level and department of line 3");
+        let cats = app.get(&admin, "/api/v1/event-categories").await.json();
+        let fire = cats.as_array().expect("list").iter().find(|c| c["code"] == "fire.blocked").cloned().expect("fire");
+        assert_eq!(fire["deadline_hours"], 12.0, "nothing written");
+
+        // Only admins change the list; then the new deadline applies to new reports.
+        let good = "事项代码,事项名称,办理时限（小时）,处置层级,责任部门代码,网格可自办\nfire.blocked,消防通道堵塞,6,网格,xf,是\n";
+        upload_file(&app, &shegong, "/api/v1/event-catalog/categories/import?name=list.csv", good.as_bytes().to_vec()).await.status(403);
+        let r = upload_file(&app, &admin, "/api/v1/event-catalog/categories/import?name=list.csv", good.as_bytes().to_vec()).await;
+        r.status(201);
+        assert_eq!(r.json()["rows"], 1);
+        let r = app
+            .put(&admin, "/api/v1/event-categories/noise", &json!({"name_zh": "噪音扰民", "deadline_hours": 8, "grace_hours": 4, "level": "grid", "department": "sthj", "grid_may_close": true}))
+            .await;
+        r.status(200);
+        assert_eq!(r.json()["deadline_hours"], 8.0);
+        let r = app
+            .put(&admin, "/api/v1/event-categories/noise", &json!({"name_zh": "噪音扰民", "deadline_hours": 8, "grace_hours": 4, "level": "department", "grid_may_close": true}))
+            .await;
+        r.status(400);
+        assert_eq!(r.json()["error"]["field"], "department");
+
+        // The community adopts its own admission list: fire lanes are no longer the grid's
+        // to close on the spot.
+        let list = "社区代码,事项代码\n330102001051,noise\n";
+        let r = upload_file(&app, &shegong, "/api/v1/event-catalog/admissions/import?name=a.csv", list.as_bytes().to_vec()).await;
+        r.status(201);
+        let outside = "社区代码,事项代码\n330102003050,noise\n";
+        let r = upload_file(&app, &shegong, "/api/v1/event-catalog/admissions/import?name=a.csv", outside.as_bytes().to_vec()).await;
+        r.status(422);
+        assert_eq!(r.json()["error"]["rows"][0]["field"], "community");
+        let building_id = building(&app, &shegong).await;
+        let r = app
+            .post(&wangge, "/api/v1/events", &json!({"category": "fire.blocked", "description": "通道堵塞", "building_id": building_id, "close_on_spot": true}))
+            .await;
+        r.status(409);
+        assert_eq!(r.json()["error"]["code"], "event_not_admitted");
+        let r = app
+            .post(&wangge, "/api/v1/events", &json!({"category": "noise", "description": "夜间装修", "building_id": building_id, "close_on_spot": true, "note": "已劝停"}))
+            .await;
+        r.status(201);
+        assert_eq!(r.json()["event"]["state"], "closed");
+        assert!(r.json()["event"]["due_at"].as_str().is_some());
         app
     })
     .await;

@@ -245,6 +245,25 @@ impl Store {
         Ok(out)
     }
 
+    /// Open and overdue events in `range` at `now`: one pass over the open states of the
+    /// `(state, region_key)` index; closed events are never read.
+    pub async fn event_counts(&self, range: KeyRange, now: i64) -> Result<(i64, i64)> {
+        let (open, overdue): (i64, i64) = on_read!(self, p => {
+            sqlx::query_as(
+                "SELECT COUNT(*), COALESCE(SUM(CASE WHEN state IN ('pending', 'handling') AND due_at < $3 \
+                 THEN 1 ELSE 0 END), 0) FROM events \
+                 WHERE state IN ('pending', 'handling', 'verifying', 'verified') \
+                 AND region_key >= $1 AND region_key < $2",
+            )
+            .bind(range.start)
+            .bind(range.end)
+            .bind(now)
+            .fetch_one(p)
+            .await?
+        });
+        Ok((open, overdue))
+    }
+
     /// A person's own notifications, newest first.
     pub async fn user_notifications(&self, user_id: i64, limit: i64) -> Result<Vec<Notification>> {
         Ok(on_read!(self, p => {
