@@ -76,6 +76,7 @@ pub static TABLE: &[Entry] = &[
     ("events.bad_source", "未知的来源“{value}”；可填：resident、patrol、hotline。", "Unknown source “{value}”; use resident, patrol or hotline."),
     ("events.bad_state", "未知的状态“{value}”；可填：open、pending、handling、verifying、verified、closed、merged、withdrawn。", "Unknown state “{value}”; use open, pending, handling, verifying, verified, closed, merged or withdrawn."),
     ("events.bad_action", "未知的操作“{value}”；可用的操作：{actions}。", "Unknown action “{value}”; the actions are: {actions}."),
+    ("events.bad_period", "时间段无效：开始日期不能晚于结束日期，且最长三年。", "The period is not valid: it must not end before it starts, and spans at most three years."),
     // Photos
     ("events.photo.empty", "文件是空的。", "The file is empty."),
     ("events.photo.too_large", "照片有 {size_mb} MB，超过了 {max_mb} MB 的上限；请压缩后再传。", "The photo is {size_mb} MB, over the {max_mb} MB limit; make it smaller and try again."),

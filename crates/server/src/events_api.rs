@@ -15,10 +15,13 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use linli_core::events::category::HandlingLevel;
 use linli_core::events::flow::Action;
+use linli_core::events::kpi;
 use linli_core::events::{State as EventState, Unit};
 use linli_core::i18n::{self, Lang};
 use linli_core::{Permission, Problem, Role};
-use linli_store::events::{ActionInput, By, Event, EventFilter, NewEvent, PhotoRef, Source};
+use linli_store::events::{
+    ActionInput, By, Event, EventFilter, KpiScope, NewEvent, PhotoRef, Source,
+};
 use linli_store::registry::Page;
 use linli_store::{Store, User};
 use serde::{Deserialize, Serialize};
@@ -39,6 +42,7 @@ pub fn routes() -> Router<AppState> {
         .route("/api/v1/notifications", get(notifications))
         .route("/api/v1/event-categories", get(categories))
         .route("/api/v1/departments", get(departments))
+        .route("/api/v1/regions/{code}/events/kpis", get(kpis))
         .merge(crate::events_catalog::routes())
 }
 
@@ -57,6 +61,10 @@ pub fn spawn_scheduler(store: Store) {
                 }
                 Ok(_) => {}
                 Err(e) => tracing::warn!("firing deadlines: {e}"),
+            }
+            // The figures' counters catch up with the writes since the last sweep.
+            if let Err(e) = store.fold_event_stats().await {
+                tracing::warn!("folding event figures: {e}");
             }
         }
     });
@@ -1010,11 +1018,185 @@ async fn departments(
     ))
 }
 
+// ---------------------------------------------------------------------------------------
+// Figures
+
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct KpiQuery {
+    /// The first day, YYYY-MM-DD (China time); default 29 days before `to`.
+    pub from: Option<String>,
+    /// The last day, included; default today.
+    pub to: Option<String>,
+    /// A department's code: its own intake and closures instead of the region's.
+    pub department: Option<String>,
+}
+
+/// The figures of a region or department over a period.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Figures {
+    /// Reports received in the period.
+    pub received: i64,
+    /// Of those, merged into another report or withdrawn.
+    pub dropped: i64,
+    /// Closed in the period.
+    pub closed: i64,
+    pub closed_on_time: i64,
+    /// 按期办结率: closed on time among closed, %.
+    pub on_time_rate: Option<f64>,
+    /// Received in the period and closed by now.
+    pub resolved: i64,
+    /// 解决率: resolved among received (less dropped), %.
+    pub resolution_rate: Option<f64>,
+    pub rated: i64,
+    pub satisfied: i64,
+    /// 满意率: 4 or 5 stars among rated, %.
+    pub satisfaction_rate: Option<f64>,
+    /// Mean and 90th-percentile time from report to closure, in hours (the percentile
+    /// from a histogram with 26 %-wide buckets, interpolated).
+    pub mean_hours: Option<f64>,
+    pub p90_hours: Option<f64>,
+    /// Overdue now (whatever the period).
+    pub overdue_now: i64,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CategoryFigures {
+    pub category: String,
+    pub category_name: String,
+    #[serde(flatten)]
+    pub figures: Figures,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct KpiDto {
+    pub region: String,
+    pub department: Option<String>,
+    pub from: String,
+    pub to: String,
+    pub totals: Figures,
+    /// Every category with any figure, most received first.
+    pub by_category: Vec<CategoryFigures>,
+    /// The most overdue open events, worst first (at most 10).
+    pub worst_overdue: Vec<EventDto>,
+}
+
+fn figures(r: &linli_store::events::KpiRow) -> Figures {
+    let round = |h: f64| (h * 10.0).round() / 10.0;
+    Figures {
+        received: r.received,
+        dropped: r.dropped,
+        closed: r.closed,
+        closed_on_time: r.closed_on_time,
+        on_time_rate: kpi::rate(r.closed_on_time, r.closed),
+        resolved: r.resolved,
+        resolution_rate: kpi::rate(r.resolved, r.received - r.dropped),
+        rated: r.rated,
+        satisfied: r.satisfied,
+        satisfaction_rate: kpi::rate(r.satisfied, r.rated),
+        mean_hours: (r.closed > 0)
+            .then(|| round(r.handling_ms as f64 / r.closed as f64 / 3_600_000.0)),
+        p90_hours: kpi::percentile_ms(&r.hist, 0.9).map(|ms| round(ms / 3_600_000.0)),
+        overdue_now: r.overdue_now,
+    }
+}
+
+fn parse_day(s: &str, field: &'static str) -> AppResult<i64> {
+    chrono::NaiveDate::parse_from_str(s.trim(), "%Y-%m-%d")
+        .map(kpi::day_of)
+        .map_err(|_| {
+            AppError::bad_request(
+                Problem::new("bad_date", "registry.bad_date")
+                    .arg("value", s)
+                    .field(field),
+            )
+        })
+}
+
+/// 按期办结率, 解决率, 满意率, mean and 90th-percentile handling time and events overdue now,
+/// in total and by category, for a region (or a department) over a period; with the worst
+/// overdue events.
+#[utoipa::path(get, path = "/api/v1/regions/{code}/events/kpis", tag = "events", security(("bearer" = [])),
+    params(("code" = String, Path), KpiQuery),
+    responses((status = 200, body = KpiDto), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody)))]
+async fn kpis(
+    State(state): State<AppState>,
+    ReqLang(lang): ReqLang,
+    ApiUser(s): ApiUser,
+    Path(code): Path<String>,
+    Query(q): Query<KpiQuery>,
+) -> AppResult<Json<KpiDto>> {
+    let user = &s.user;
+    if !user.role.allows(Permission::WorkEvents) {
+        return Err(AppError::Forbidden);
+    }
+    let region = parse_code(&code, "code")?;
+    require_view(user, region)?;
+    let now = linli_store::now_ms();
+    let today = kpi::china_day(now);
+    let to =
+        q.to.as_deref()
+            .map(|t| parse_day(t, "to"))
+            .transpose()?
+            .unwrap_or(today);
+    let from = q
+        .from
+        .as_deref()
+        .map(|f| parse_day(f, "from"))
+        .transpose()?
+        .unwrap_or(to - 29);
+    if from > to || to - from > 3 * 366 {
+        return Err(AppError::bad_request(
+            Problem::new("bad_period", "events.bad_period").field("from"),
+        ));
+    }
+    let names = Names::load(&state.store, lang).await?;
+    let department = q
+        .department
+        .as_deref()
+        .map(|d| names.department_id(d))
+        .transpose()?;
+    if user.role == Role::DepartmentClerk && department != user.department {
+        return Err(AppError::Forbidden);
+    }
+    let scope = match department {
+        Some(d) => KpiScope::Department(d),
+        None => KpiScope::Region(region),
+    };
+    let rows = state.store.event_kpis(scope, from, to + 1, now).await?;
+    let total = linli_store::events::KpiRow::total(&rows);
+    let filter = EventFilter {
+        range: Some(region.range()),
+        unit: department.map(Unit::Department),
+        overdue_at: Some(now),
+        ..Default::default()
+    };
+    let (worst, _) = state
+        .store
+        .events(&filter, Page::new(Some(0), Some(10)))
+        .await?;
+    Ok(Json(KpiDto {
+        region: region.to_string(),
+        department: q.department.clone(),
+        from: kpi::date_of(from).to_string(),
+        to: kpi::date_of(to).to_string(),
+        totals: figures(&total),
+        by_category: rows
+            .iter()
+            .map(|r| CategoryFigures {
+                category: r.category.clone(),
+                category_name: names.category(&r.category),
+                figures: figures(r),
+            })
+            .collect(),
+        worst_overdue: worst.iter().map(|e| names.event(e, now)).collect(),
+    }))
+}
+
 #[derive(OpenApi)]
 #[openapi(
-    paths(create_event, list_events, get_event, act, upload_photo, photo, notifications, categories, departments),
+    paths(create_event, list_events, get_event, act, upload_photo, photo, notifications, categories, departments, kpis),
     components(schemas(EventDto, EventPage, UnitDto, FlowDto, SummonsDto, NearbyDto, EventDetail, CreatedDto, EventCreate,
-        ActionRequest, UploadedPhoto, NotificationDto, CategoryDto, DepartmentDto)),
+        ActionRequest, UploadedPhoto, NotificationDto, CategoryDto, DepartmentDto, Figures, CategoryFigures, KpiDto)),
     tags((name = "events", description = "Events (事件): report, route, act, deadlines"))
 )]
 pub struct EventsDoc;

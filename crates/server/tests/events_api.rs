@@ -138,6 +138,26 @@ async fn a_residents_report_with_a_photo_goes_to_a_rated_closure() {
 
         let summary = app.get(&shegong, "/api/v1/regions/330102001051/summary").await.json();
         assert_eq!(summary["events"]["open"], 0, "closed events are not open");
+
+        // The leaders' figures count it: received, closed on time, resolved, satisfied.
+        let k = app.get(&shegong, "/api/v1/regions/330102001051/events/kpis").await;
+        k.status(200);
+        let k = k.json();
+        assert_eq!(k["totals"]["received"], 1);
+        assert_eq!(k["totals"]["closed"], 1);
+        assert_eq!(k["totals"]["on_time_rate"], 100.0);
+        assert_eq!(k["totals"]["resolution_rate"], 100.0);
+        assert_eq!(k["totals"]["satisfaction_rate"], 100.0);
+        assert!(k["totals"]["p90_hours"].as_f64().is_some());
+        assert_eq!(k["by_category"][0]["category"], "env.garbage");
+        assert_eq!(k["by_category"][0]["category_name"], "垃圾堆放、清运不及时");
+        let r = app.get(&shegong, "/api/v1/regions/330102001051/events/kpis?from=2026-13-01").await;
+        r.status(400);
+        assert_eq!(r.json()["error"]["field"], "from");
+        let r = app.get(&shegong, "/api/v1/regions/330102001051/events/kpis?from=2026-05-01&to=2026-04-01").await;
+        r.status(400);
+        app.get(&jumin, "/api/v1/regions/330102001051/events/kpis").await.status(403);
+        app.get(&shegong, "/api/v1/regions/330102003050/events/kpis").await.status(403);
         let summary = app.get(&jumin, "/api/v1/regions/330102001051/summary").await;
         assert_ne!(summary.code, 200, "residents read no region figures");
 

@@ -12,6 +12,7 @@
 pub mod category;
 pub mod deadline;
 pub mod flow;
+pub mod kpi;
 pub mod unit;
 
 #[cfg(test)]

@@ -8,6 +8,7 @@
 mod catalog;
 mod locate;
 mod read;
+pub(crate) mod stats;
 mod timers;
 mod write;
 
@@ -15,6 +16,7 @@ pub use catalog::CatalogImport;
 pub use catalog::{Category, Department};
 pub use locate::ShapeCache;
 pub use read::{EventFilter, FlowEntry, Nearby, Notification, Photo, Summons};
+pub use stats::{KpiRow, KpiScope};
 pub use timers::Fired;
 pub use write::{ActionInput, By, Created, NewEvent, PhotoRef, Source, DEFAULT_CHECK_IN_MINUTES};
 

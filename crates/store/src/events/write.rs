@@ -14,9 +14,11 @@ use linli_core::{Problem, Role};
 use serde_json::{json, Value};
 
 use super::catalog::{category_chain, grid_may_close};
+use super::stats::{write_deltas, Delta};
 use super::{unit_columns, Event, EventRow, Nearby, EVENT_COLUMNS};
 use crate::accounts::User;
 use crate::{now_ms, on_read, on_write, Result, Store, StoreError};
+use linli_core::events::kpi::{bucket, china_day};
 
 /// Where a report came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -376,6 +378,85 @@ fn next_deadline(ev: &mut Event, change: DeadlineChange, now: i64, allowed_ms: i
     }
 }
 
+/// What a closure adds to the figures: closed (on the day closed, with its handling time)
+/// and resolved (on the day received).
+fn closure_deltas(ev: &Event) -> Vec<Delta> {
+    let Some(closed_at) = ev.closed_at else {
+        return Vec::new();
+    };
+    let handling = (closed_at - ev.created_at).max(0);
+    vec![
+        Delta {
+            region: Some(ev.region),
+            department: ev.unit.department(),
+            category: ev.category.clone(),
+            day: china_day(closed_at),
+            closed: 1,
+            closed_on_time: i64::from(ev.closed_on_time == Some(true)),
+            handling_ms: handling,
+            bucket: Some(bucket(handling) as i64),
+            ..Default::default()
+        },
+        Delta {
+            region: Some(ev.region),
+            category: ev.category.clone(),
+            day: china_day(ev.created_at),
+            resolved: 1,
+            ..Default::default()
+        },
+    ]
+}
+
+/// What a rating adds, on the day the event was closed.
+fn rating_delta(ev: &Event, stars: i64) -> Delta {
+    Delta {
+        region: Some(ev.region),
+        department: ev.unit.department(),
+        category: ev.category.clone(),
+        day: china_day(ev.closed_at.unwrap_or(ev.updated_at)),
+        rated: 1,
+        satisfied: i64::from(stars >= 4),
+        ..Default::default()
+    }
+}
+
+/// The figures' changes between an event before and after a step.
+fn step_deltas(before: &Event, ev: &Event, action: &Action, now: i64) -> Vec<Delta> {
+    let mut out = Vec::new();
+    if ev.state == State::Closed && before.state != State::Closed {
+        out.extend(closure_deltas(ev));
+    }
+    if before.state == State::Closed && ev.state != State::Closed {
+        out.extend(closure_deltas(before).into_iter().map(Delta::negated));
+        if let Some(stars) = before.rating {
+            out.push(rating_delta(before, stars).negated());
+        }
+    }
+    if let Action::Rate { stars } = action {
+        out.push(rating_delta(ev, i64::from(*stars)));
+    }
+    if matches!(ev.state, State::Merged | State::Withdrawn) && before.state != ev.state {
+        out.push(Delta {
+            region: Some(ev.region),
+            category: ev.category.clone(),
+            day: china_day(ev.created_at),
+            dropped: 1,
+            ..Default::default()
+        });
+    }
+    if let (true, Unit::Department(d)) = (ev.unit != before.unit, ev.unit) {
+        // A department's intake: what reached its inbox in the period.
+        out.push(Delta {
+            department: Some(d),
+            category: ev.category.clone(),
+            day: china_day(now),
+            received: 1,
+            ..Default::default()
+        });
+    }
+    out
+}
+
 impl Store {
     /// Files a report: checks it, locates it, routes it by the responsibility list into a
     /// unit's inbox with the category's deadline, and (for a grid worker whose community's
@@ -585,6 +666,18 @@ impl Store {
             let detail = json!({"unit": unit_detail(unit), "source": source.as_str()});
             let flow = write_flow!(tx, id, now, by, "report", None::<&str>, State::Pending.as_str(), None::<&str>, Some(detail));
             write_photos!(tx, id, flow, &new.photos, now);
+            let mut deltas = vec![Delta {
+                region: Some(region),
+                department: event.unit.department(),
+                category: event.category.clone(),
+                day: china_day(now),
+                received: 1,
+                ..Default::default()
+            }];
+            if closing {
+                deltas.extend(closure_deltas(&Event { id, ..event.clone() }));
+            }
+            write_deltas!(tx, &deltas);
             if closing {
                 write_flow!(tx, id, now, by, "close_on_spot", Some(State::Pending.as_str()), State::Closed.as_str(), note.as_deref(), None);
             } else {
@@ -816,6 +909,7 @@ impl Store {
                 return Ok(None);
             }
             ev.version += 1;
+            write_deltas!(tx, &step_deltas(&before, &ev, action, now));
             let flow = write_flow!(tx, id, now, by, action.name(), Some(before.state.as_str()), ev.state.as_str(), note, detail);
             write_photos!(tx, id, flow, &input.photos, now);
 
