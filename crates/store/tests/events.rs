@@ -185,6 +185,15 @@ async fn a_report_is_located_routed_and_carried_to_a_rated_closure() {
         );
         assert!(created.duplicates.is_empty());
         assert_eq!(e.reference(), format!("SJ{:08}", e.id));
+        // What a page needs to offer only the actions the caller may take.
+        let facts = s.event_facts(e.id).await.expect("read").expect("facts");
+        assert_eq!(facts.state, State::Pending);
+        assert_eq!(facts.escalation_department, Some(c.cgj));
+        assert!(
+            facts.grid_may_close,
+            "rubbish is the grid's to close by default"
+        );
+        assert_eq!(s.event_facts(e.id + 1000).await.expect("read"), None);
 
         act(&s, &c.grid, e.id, Action::Accept)
             .await

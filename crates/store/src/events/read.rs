@@ -245,6 +245,36 @@ impl Store {
         Ok(out)
     }
 
+    /// What the state machine knows of an event, as [`Store::act_on_event`] would read it:
+    /// for pages that offer only the actions the caller may take now (try each with
+    /// `linli_core::events::flow::apply`). `None` if there is no such event.
+    pub async fn event_facts(&self, id: i64) -> Result<Option<linli_core::events::Facts>> {
+        let Some(event) = self.event(id).await? else {
+            return Ok(None);
+        };
+        let summons: Vec<(i64, linli_core::events::flow::SummonsState)> = self
+            .event_summons(id)
+            .await?
+            .into_iter()
+            .filter_map(|s| {
+                linli_core::events::flow::SummonsState::parse(&s.state)
+                    .map(|st| (s.department_id, st))
+            })
+            .collect();
+        let community = linli_core::events::unit::ancestor_at(
+            event.region,
+            linli_core::region::Level::Community,
+        );
+        let (may_close, department) = on_read!(self, p => {
+            let mut c = p.acquire().await?;
+            let (chain, cat) = super::catalog::category_chain!(c, &event.category);
+            let (grid_default, department) = cat.map_or((false, None), |(_, _, _, d, g, _)| (g, d));
+            let may = super::catalog::grid_may_close!(c, community.key(), &chain, grid_default);
+            (may, department)
+        });
+        Ok(Some(event.facts(summons, may_close, department)))
+    }
+
     /// Open and overdue events in `range` at `now`: one pass over the open states of the
     /// `(state, region_key)` index; closed events are never read.
     pub async fn event_counts(&self, range: KeyRange, now: i64) -> Result<(i64, i64)> {
