@@ -105,6 +105,8 @@ pub struct DemoReport {
     pub scale: f64,
     /// The generated registry and the district's figures after it (all zero at scale 0).
     pub registry: RegistryDemoReport,
+    /// Generated events in the district (a year of them, made once).
+    pub events: i64,
 }
 
 /// The built-in boundary of 上城区.
@@ -398,6 +400,9 @@ impl Store {
         } else {
             RegistryDemoReport::default()
         };
+        let events = self
+            .build_demo_events(district, scale, &crate::divisions::Quiet)
+            .await?;
         Ok(DemoReport {
             communities: communities.len(),
             grids: grid_inputs.len(),
@@ -405,6 +410,7 @@ impl Store {
             roads: road_count,
             scale,
             registry,
+            events,
         })
     }
 }

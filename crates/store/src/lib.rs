@@ -19,6 +19,7 @@ pub mod accounts;
 pub mod audit;
 mod copy_text;
 pub mod demo;
+pub mod demo_events;
 pub mod demo_registry;
 pub mod divisions;
 pub mod events;

@@ -124,6 +124,39 @@ async fn the_demo_registry_is_sized_valid_and_rebuilt_without_duplicates() {
         let district = code(DISTRICT);
         let range = district.range();
 
+        // A year of events at practice 001's rate, scaled, with plausible figures.
+        let expected = (18_000.0 * 12.0 * SCALE) as i64;
+        assert!(
+            (expected * 9 / 10..=expected).contains(&report.events),
+            "events {}",
+            report.events
+        );
+        let now = linli_store::now_ms();
+        let day = linli_core::events::kpi::china_day(now);
+        let rows = s
+            .event_kpis(
+                linli_store::events::KpiScope::Region(district),
+                day - 366,
+                day + 1,
+                now,
+            )
+            .await
+            .expect("figures");
+        let t = linli_store::events::KpiRow::total(&rows);
+        assert_eq!(t.received, report.events);
+        assert!(
+            t.closed * 100 > t.received * 95,
+            "closed {} of {}",
+            t.closed,
+            t.received
+        );
+        let on_time = t.closed_on_time as f64 / t.closed as f64;
+        assert!((0.75..0.98).contains(&on_time), "on time {on_time}");
+        let satisfied = t.satisfied as f64 / t.rated as f64;
+        assert!((0.75..0.95).contains(&satisfied), "satisfied {satisfied}");
+        assert!(linli_core::events::kpi::percentile_ms(&t.hist, 0.9).is_some());
+        assert!(rows.len() >= 15, "categories {}", rows.len());
+
         // Size: 1.32 million × 0.01, exactly apportioned.
         assert!(
             (12_540..=13_860).contains(&r.residents),
@@ -449,6 +482,7 @@ async fn the_demo_registry_is_sized_valid_and_rebuilt_without_duplicates() {
         assert_eq!(again.registry.buildings, r.buildings);
         assert_eq!(again.registry.facilities, r.facilities);
         assert_eq!(again.registry.hubs, r.hubs);
+        assert_eq!(again.events, report.events, "events are generated once");
         let after = s
             .registry_summary(Some(district), today())
             .await

@@ -6,6 +6,7 @@
 //! two writers never both win), its flow-log row, photos, summons and notifications.
 
 mod catalog;
+mod generate;
 mod locate;
 mod read;
 pub(crate) mod stats;
@@ -13,6 +14,7 @@ mod timers;
 mod write;
 
 pub use catalog::CatalogImport;
+pub use generate::GenEvent;
 pub use catalog::{Category, Department};
 pub use locate::ShapeCache;
 pub use read::{EventFilter, FlowEntry, Nearby, Notification, Photo, Summons};

@@ -153,7 +153,7 @@ impl KpiRow {
     }
 }
 
-type DeltaRow = (
+pub(crate) type DeltaRow = (
     Option<i64>,
     Option<i64>,
     Option<i64>,
@@ -174,12 +174,16 @@ type DeltaRow = (
 type StatSums = (String, i64, i64, i64, i64, i64, i64, i64, i64);
 
 /// (scope kind, scope key, span, start day, category)
-type StatKey = (i64, i64, i64, i64, String);
+pub(crate) type StatKey = (i64, i64, i64, i64, String);
+/// A counter row's key and its eight sums, in the columns' order.
+pub(crate) type StatCounts = (StatKey, [i64; 8]);
+/// A histogram cell: key and bucket, and its count.
+pub(crate) type StatBucket = ((StatKey, i64), i64);
 
 /// Deltas folded per transaction.
 const FOLD_BATCH: i64 = 20_000;
 /// Rows per upsert statement (under both databases' bind-parameter limits).
-const UPSERT_ROWS: usize = 500;
+pub(crate) const UPSERT_ROWS: usize = 500;
 
 fn scopes(region: Option<(i64, i64)>, department: Option<i64>) -> Vec<(i64, i64)> {
     let mut out = Vec::new();
@@ -203,6 +207,121 @@ fn scopes(region: Option<(i64, i64)>, department: Option<i64>) -> Vec<(i64, i64)
     out
 }
 
+/// Sums deltas per scope, span and category, and the histogram per bucket.
+pub(crate) fn aggregate(rows: Vec<DeltaRow>) -> (Vec<StatCounts>, Vec<StatBucket>) {
+    let mut counts: HashMap<StatKey, [i64; 8]> = HashMap::new();
+    let mut hist: HashMap<(StatKey, i64), i64> = HashMap::new();
+    for r in rows {
+        let (
+            rk,
+            rl,
+            dept,
+            cat,
+            day,
+            rec,
+            drop,
+            closed,
+            on_time,
+            resolved,
+            rated,
+            satisfied,
+            ms,
+            bucket,
+        ) = r;
+        let values = [rec, drop, closed, on_time, resolved, rated, satisfied, ms];
+        for (kind, key) in scopes(rk.zip(rl), dept) {
+            for (span, start) in [(1, day), (2, kpi::month_start(day))] {
+                let k = (kind, key, span, start, cat.clone());
+                let slot = counts.entry(k.clone()).or_insert([0; 8]);
+                for (s, v) in slot.iter_mut().zip(values) {
+                    *s += v;
+                }
+                if let Some(b) = bucket {
+                    *hist.entry((k, b)).or_insert(0) += closed;
+                }
+            }
+        }
+    }
+    (
+        counts.into_iter().collect(),
+        hist.into_iter().filter(|(_, n)| *n != 0).collect(),
+    )
+}
+
+impl Delta {
+    /// The row shape the fold reads.
+    pub(crate) fn row(&self) -> DeltaRow {
+        (
+            self.region.map(|r| r.key()),
+            self.region.map(|r| i64::from(r.level().number())),
+            self.department,
+            self.category.clone(),
+            self.day,
+            self.received,
+            self.dropped,
+            self.closed,
+            self.closed_on_time,
+            self.resolved,
+            self.rated,
+            self.satisfied,
+            self.handling_ms,
+            self.bucket,
+        )
+    }
+}
+
+/// Adds aggregated counts and histogram entries to the counters inside `tx`.
+macro_rules! upsert_stats {
+    ($tx:expr, $counts:expr, $hist:expr) => {{
+        let counts: Vec<$crate::events::stats::StatCounts> = $counts;
+        let hist: Vec<$crate::events::stats::StatBucket> = $hist;
+        for chunk in counts.chunks($crate::events::stats::UPSERT_ROWS) {
+            let mut q = sqlx::QueryBuilder::<DB>::new(
+                "INSERT INTO event_stats (scope_kind, scope_key, span, start_day, category_code, received, \
+                 dropped, closed, closed_on_time, resolved, rated, satisfied, handling_ms) ",
+            );
+            q.push_values(chunk, |mut b, ((kind, key, span, start, cat), v)| {
+                b.push_bind(*kind).push_bind(*key).push_bind(*span).push_bind(*start).push_bind(cat.clone());
+                for x in v {
+                    b.push_bind(*x);
+                }
+            });
+            q.push(
+                " ON CONFLICT (scope_kind, scope_key, span, start_day, category_code) DO UPDATE SET \
+                 received = event_stats.received + excluded.received, \
+                 dropped = event_stats.dropped + excluded.dropped, \
+                 closed = event_stats.closed + excluded.closed, \
+                 closed_on_time = event_stats.closed_on_time + excluded.closed_on_time, \
+                 resolved = event_stats.resolved + excluded.resolved, \
+                 rated = event_stats.rated + excluded.rated, \
+                 satisfied = event_stats.satisfied + excluded.satisfied, \
+                 handling_ms = event_stats.handling_ms + excluded.handling_ms",
+            );
+            q.build().execute(&mut *$tx).await?;
+        }
+        for chunk in hist.chunks($crate::events::stats::UPSERT_ROWS) {
+            let mut q = sqlx::QueryBuilder::<DB>::new(
+                "INSERT INTO event_handling_hist (scope_kind, scope_key, span, start_day, category_code, bucket, n) ",
+            );
+            q.push_values(chunk, |mut b, (((kind, key, span, start, cat), bucket), n)| {
+                b.push_bind(*kind)
+                    .push_bind(*key)
+                    .push_bind(*span)
+                    .push_bind(*start)
+                    .push_bind(cat.clone())
+                    .push_bind(*bucket)
+                    .push_bind(*n);
+            });
+            q.push(
+                " ON CONFLICT (scope_kind, scope_key, span, start_day, category_code, bucket) \
+                 DO UPDATE SET n = event_handling_hist.n + excluded.n",
+            );
+            q.build().execute(&mut *$tx).await?;
+        }
+    }};
+}
+pub(crate) use upsert_stats;
+
 impl Store {
     /// Folds every pending delta into the counters; returns how many were folded. Safe to
     /// run in several processes at once: each transaction deletes the deltas it folds, and
@@ -222,69 +341,8 @@ impl Store {
                 .fetch_all(&mut *tx)
                 .await?;
                 let n = rows.len();
-                let mut counts: HashMap<StatKey, [i64; 8]> = HashMap::new();
-                let mut hist: HashMap<(StatKey, i64), i64> = HashMap::new();
-                for r in rows {
-                    let (rk, rl, dept, cat, day, rec, drop, closed, on_time, resolved, rated, satisfied, ms, bucket) = r;
-                    let values = [rec, drop, closed, on_time, resolved, rated, satisfied, ms];
-                    for (kind, key) in scopes(rk.zip(rl), dept) {
-                        for (span, start) in [(1, day), (2, kpi::month_start(day))] {
-                            let k = (kind, key, span, start, cat.clone());
-                            let slot = counts.entry(k.clone()).or_insert([0; 8]);
-                            for (s, v) in slot.iter_mut().zip(values) {
-                                *s += v;
-                            }
-                            if let Some(b) = bucket {
-                                *hist.entry((k, b)).or_insert(0) += closed;
-                            }
-                        }
-                    }
-                }
-                let counts: Vec<(StatKey, [i64; 8])> = counts.into_iter().collect();
-                for chunk in counts.chunks(UPSERT_ROWS) {
-                    let mut q = sqlx::QueryBuilder::<DB>::new(
-                        "INSERT INTO event_stats (scope_kind, scope_key, span, start_day, category_code, received, \
-                         dropped, closed, closed_on_time, resolved, rated, satisfied, handling_ms) ",
-                    );
-                    q.push_values(chunk, |mut b, ((kind, key, span, start, cat), v)| {
-                        b.push_bind(*kind).push_bind(*key).push_bind(*span).push_bind(*start).push_bind(cat.clone());
-                        for x in v {
-                            b.push_bind(*x);
-                        }
-                    });
-                    q.push(
-                        " ON CONFLICT (scope_kind, scope_key, span, start_day, category_code) DO UPDATE SET \
-                         received = event_stats.received + excluded.received, \
-                         dropped = event_stats.dropped + excluded.dropped, \
-                         closed = event_stats.closed + excluded.closed, \
-                         closed_on_time = event_stats.closed_on_time + excluded.closed_on_time, \
-                         resolved = event_stats.resolved + excluded.resolved, \
-                         rated = event_stats.rated + excluded.rated, \
-                         satisfied = event_stats.satisfied + excluded.satisfied, \
-                         handling_ms = event_stats.handling_ms + excluded.handling_ms",
-                    );
-                    q.build().execute(&mut *tx).await?;
-                }
-                let hist: Vec<((StatKey, i64), i64)> = hist.into_iter().filter(|(_, n)| *n != 0).collect();
-                for chunk in hist.chunks(UPSERT_ROWS) {
-                    let mut q = sqlx::QueryBuilder::<DB>::new(
-                        "INSERT INTO event_handling_hist (scope_kind, scope_key, span, start_day, category_code, bucket, n) ",
-                    );
-                    q.push_values(chunk, |mut b, (((kind, key, span, start, cat), bucket), n)| {
-                        b.push_bind(*kind)
-                            .push_bind(*key)
-                            .push_bind(*span)
-                            .push_bind(*start)
-                            .push_bind(cat.clone())
-                            .push_bind(*bucket)
-                            .push_bind(*n);
-                    });
-                    q.push(
-                        " ON CONFLICT (scope_kind, scope_key, span, start_day, category_code, bucket) \
-                         DO UPDATE SET n = event_handling_hist.n + excluded.n",
-                    );
-                    q.build().execute(&mut *tx).await?;
-                }
+                let (counts, hist) = aggregate(rows);
+                upsert_stats!(tx, counts, hist);
                 tx.commit().await?;
                 n
             });
