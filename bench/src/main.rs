@@ -15,6 +15,7 @@ use anyhow::Context;
 use clap::{Parser, Subcommand};
 
 mod divisions;
+mod events;
 mod machine;
 mod registry;
 mod stats;
@@ -55,6 +56,21 @@ enum Command {
         pg: PgArg,
         #[command(flatten)]
         registry: RegistryArgs,
+    },
+    /// Event figures over a year of events at Hangzhou's scale, against plain SQL over the
+    /// events table.
+    Events {
+        #[command(flatten)]
+        pg: PgArg,
+        /// Events generated over the year.
+        #[arg(long, default_value_t = 2_800_000)]
+        events: usize,
+        /// Timed calls per query (after one warm-up); the median is reported.
+        #[arg(long, default_value_t = 9)]
+        iterations: usize,
+        /// Also write the report to bench/RESULTS-events.md.
+        #[arg(long)]
+        write: bool,
     },
     /// Both benchmarks, as one Markdown report on stdout and in bench/RESULTS.md.
     All {
@@ -150,6 +166,7 @@ fn main() -> anyhow::Result<()> {
         | Command::Summary { pg, .. }
         | Command::All { pg, .. }
         | Command::Registry { pg, .. }
+        | Command::Events { pg, .. }
         | Command::DivisionsCase { pg, .. } => pg.url.clone().filter(|u| !u.is_empty()),
         Command::DivisionsCsv { .. } => None,
     };
@@ -195,6 +212,23 @@ fn main() -> anyhow::Result<()> {
             print!("{report}");
             if registry.write {
                 let path = concat!(env!("CARGO_MANIFEST_DIR"), "/RESULTS-registry.md");
+                std::fs::write(path, &report).with_context(|| format!("writing {path}"))?;
+                eprintln!("written to {path}");
+            }
+        }
+        Command::Events {
+            events,
+            iterations,
+            write,
+            ..
+        } => {
+            let machine = rt.block_on(machine::describe("events", pg.as_deref()));
+            let opts = events::Options { events, iterations };
+            let md = rt.block_on(events::run(pg.is_some(), &opts))?;
+            let report = format!("# linli event figures benchmark\n\n{machine}\n{md}");
+            print!("{report}");
+            if write {
+                let path = concat!(env!("CARGO_MANIFEST_DIR"), "/RESULTS-events.md");
                 std::fs::write(path, &report).with_context(|| format!("writing {path}"))?;
                 eprintln!("written to {path}");
             }

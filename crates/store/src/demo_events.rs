@@ -49,6 +49,106 @@ fn normal(rng: &mut StdRng) -> f64 {
     (-2.0 * u.ln()).sqrt() * (2.0 * std::f64::consts::PI * v).cos()
 }
 
+/// Where events happen: a region, perhaps a position, and a name for the description.
+#[derive(Debug, Clone)]
+pub struct Place {
+    pub region: RegionCode,
+    pub position: Option<[f64; 2]>,
+    pub name: String,
+}
+
+/// A year of `count` events before `now` at `places`: the demo's and the benchmarks' shape
+/// (see the module documentation). Deterministic for a seed.
+pub fn plan_year(
+    places: &[Place],
+    count: usize,
+    categories: &[crate::events::Category],
+    now: i64,
+    seed: u64,
+) -> Vec<GenEvent> {
+    let mut events = Vec::with_capacity(count);
+    if places.is_empty() {
+        return events;
+    }
+    let deadline = |code: &str| {
+        categories
+            .iter()
+            .find(|c| c.code == code)
+            .map_or(72 * HOUR_MS, |c| c.deadline_minutes * 60_000)
+    };
+    let name = |code: &str| {
+        categories
+            .iter()
+            .find(|c| c.code == code)
+            .map_or_else(|| code.to_string(), |c| c.name_zh.clone())
+    };
+    let total_weight: f64 = MIX.iter().map(|(_, w)| w).sum();
+    let mut rng = StdRng::seed_from_u64(seed);
+    for _ in 0..count {
+        let place = &places[rng.gen_range(0..places.len())];
+        let mut pick = rng.gen_range(0.0..total_weight);
+        let mut category = MIX[0].0;
+        for (c, w) in MIX {
+            if pick < w {
+                category = c;
+                break;
+            }
+            pick -= w;
+        }
+        // Reports come in the day (07–22 h, China time), somewhat fewer at weekends.
+        let mut day_ago = rng.gen_range(0..365i64);
+        let weekday = (now / DAY_MS - day_ago + 4).rem_euclid(7);
+        if weekday >= 5 && rng.gen_bool(0.3) {
+            day_ago = rng.gen_range(0..365);
+        }
+        let hour = rng.gen_range(7.0..22.0f64);
+        let midnight = (now + 8 * HOUR_MS).div_euclid(DAY_MS) * DAY_MS - 8 * HOUR_MS;
+        let created_at = midnight - day_ago * DAY_MS + (hour * HOUR_MS as f64) as i64;
+        if created_at >= now {
+            continue;
+        }
+        // Handling time: log-normal around 40 % of the deadline; about one in eight runs late.
+        let allowed = deadline(category) as f64;
+        let handling =
+            (allowed * 0.4 * (0.85 * normal(&mut rng)).exp()).max(10.0 * 60_000.0) as i64;
+        let closed_at = Some(created_at + handling).filter(|c| *c < now);
+        let rating = closed_at.and_then(|_| {
+            rng.gen_bool(0.7).then(|| match rng.gen_range(0..100) {
+                0..=59 => 5,
+                60..=84 => 4,
+                85..=92 => 3,
+                93..=96 => 2,
+                _ => 1,
+            })
+        });
+        let open_state = if now - created_at > HOUR_MS / 2 {
+            State::Handling
+        } else {
+            State::Pending
+        };
+        let position = place.position.map(|[lon, lat]| {
+            [
+                lon + rng.gen_range(-0.0003..0.0003),
+                lat + rng.gen_range(-0.0003..0.0003),
+            ]
+        });
+        events.push(GenEvent {
+            category: category.to_string(),
+            description: format!("{}附近：{}", place.name, name(category)),
+            region: place.region,
+            position,
+            // Not linked by id: a rebuilt demo replaces its generated buildings.
+            building_id: None,
+            created_at,
+            closed_at,
+            open_state,
+            rating,
+            source: Source::Generated,
+        });
+    }
+    events
+}
+
 impl Store {
     /// Generates the demo's events once; returns how many exist afterwards.
     pub async fn build_demo_events(
@@ -75,92 +175,26 @@ impl Store {
         if buildings.is_empty() {
             return Ok(0);
         }
-        let categories = self.categories().await?;
-        let deadline = |code: &str| {
-            categories
-                .iter()
-                .find(|c| c.code == code)
-                .map_or(72 * HOUR_MS, |c| c.deadline_minutes * 60_000)
-        };
-        let name = |code: &str| {
-            categories
-                .iter()
-                .find(|c| c.code == code)
-                .map_or_else(|| code.to_string(), |c| c.name_zh.clone())
-        };
-        let total_weight: f64 = MIX.iter().map(|(_, w)| w).sum();
-        let count = (EVENTS_PER_MONTH * 12.0 * scale).round() as usize;
-        let now = now_ms();
-        let mut rng = StdRng::seed_from_u64(SEED);
-        let mut events = Vec::with_capacity(count);
-        for _ in 0..count {
-            let (_, key, level, lon, lat, bname) = &buildings[rng.gen_range(0..buildings.len())];
-            let Some(region) = i16::try_from(*level)
-                .ok()
-                .and_then(Level::from_number)
-                .and_then(|l| RegionCode::from_key(*key, l))
-            else {
-                continue;
-            };
-            let mut pick = rng.gen_range(0.0..total_weight);
-            let mut category = MIX[0].0;
-            for (c, w) in MIX {
-                if pick < w {
-                    category = c;
-                    break;
-                }
-                pick -= w;
-            }
-            // Reports come in the day (07–22 h, China time), somewhat fewer at weekends.
-            let mut day_ago = rng.gen_range(0..365i64);
-            let weekday = (now / DAY_MS - day_ago + 4).rem_euclid(7);
-            if weekday >= 5 && rng.gen_bool(0.3) {
-                day_ago = rng.gen_range(0..365);
-            }
-            let hour = rng.gen_range(7.0..22.0f64);
-            let midnight = (now + 8 * HOUR_MS).div_euclid(DAY_MS) * DAY_MS - 8 * HOUR_MS;
-            let created_at = midnight - day_ago * DAY_MS + (hour * HOUR_MS as f64) as i64;
-            if created_at >= now {
-                continue;
-            }
-            // Handling time: log-normal around 40 % of the deadline; one in eight runs late.
-            let allowed = deadline(category) as f64;
-            let handling =
-                (allowed * 0.4 * (0.85 * normal(&mut rng)).exp()).max(10.0 * 60_000.0) as i64;
-            let closed_at = Some(created_at + handling).filter(|c| *c < now);
-            let rating = closed_at.and_then(|_| {
-                rng.gen_bool(0.7).then(|| match rng.gen_range(0..100) {
-                    0..=59 => 5,
-                    60..=84 => 4,
-                    85..=92 => 3,
-                    93..=96 => 2,
-                    _ => 1,
+        let places: Vec<Place> = buildings
+            .into_iter()
+            .filter_map(|(_, key, level, lon, lat, name)| {
+                let region = i16::try_from(level)
+                    .ok()
+                    .and_then(Level::from_number)
+                    .and_then(|l| RegionCode::from_key(key, l))?;
+                Some(Place {
+                    region,
+                    position: Some([lon, lat]),
+                    name,
                 })
-            });
-            let open_state = if now - created_at > HOUR_MS / 2 {
-                State::Handling
-            } else {
-                State::Pending
-            };
-            events.push(GenEvent {
-                category: category.to_string(),
-                description: format!("{bname}附近：{}", name(category)),
-                region,
-                position: Some([
-                    lon + rng.gen_range(-0.0003..0.0003),
-                    lat + rng.gen_range(-0.0003..0.0003),
-                ]),
-                // Not linked by id: a rebuilt demo replaces its generated buildings.
-                building_id: None,
-                created_at,
-                closed_at,
-                open_state,
-                rating,
-                source: Source::Generated,
-            });
-        }
+            })
+            .collect();
+        let count = (EVENTS_PER_MONTH * 12.0 * scale).round() as usize;
+        let categories = self.categories().await?;
+        let mut events = plan_year(&places, count, &categories, now_ms(), SEED);
         events.sort_by_key(|e| e.created_at);
-        self.insert_generated_events(&events, progress).await?;
+        self.insert_generated_events(&events, true, progress)
+            .await?;
         self.generated_events().await
     }
 }

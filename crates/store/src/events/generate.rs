@@ -46,10 +46,12 @@ struct Route {
 }
 
 impl Store {
-    /// Writes `events` with their flow logs and figures. Ids follow the largest one present.
+    /// Writes `events` with their figures and (with `flows`) their flow logs. Ids follow the
+    /// largest one present.
     pub async fn insert_generated_events(
         &self,
         events: &[GenEvent],
+        flows: bool,
         progress: &dyn Progress,
     ) -> Result<usize> {
         let routes: HashMap<String, Route> = self
@@ -187,7 +189,7 @@ impl Store {
                 }
                 // The flow log: report, and the steps each outcome implies.
                 let mut steps: Vec<(i64, i64, &str, Option<&str>, &str)> = Vec::with_capacity(rows.len() * 5);
-                for (id, e, _, _, state, _, _, _) in &rows {
+                for (id, e, _, _, state, _, _, _) in rows.iter().filter(|_| flows) {
                     steps.push((*id, e.created_at, "report", None, "pending"));
                     if *state != State::Pending {
                         steps.push((*id, e.created_at + HOUR_MS / 2, "accept", Some("pending"), "handling"));
