@@ -16,6 +16,8 @@ use clap::{Parser, Subcommand};
 
 mod divisions;
 mod events;
+mod events_crash;
+mod events_load;
 mod machine;
 mod registry;
 mod stats;
@@ -71,6 +73,37 @@ enum Command {
         /// Also write the report to bench/RESULTS-events.md.
         #[arg(long)]
         write: bool,
+    },
+    /// Creating events under load on PostgreSQL: throughput against pgbench's raw INSERT
+    /// rate, and p99 latency at a fixed request rate.
+    EventsLoad {
+        #[command(flatten)]
+        pg: PgArg,
+        /// Seconds of each throughput run (linli's and pgbench's).
+        #[arg(long, default_value_t = 20)]
+        seconds: u64,
+        #[arg(long, default_value_t = 8)]
+        clients: usize,
+        /// Requests a second of the open-loop latency run.
+        #[arg(long, default_value_t = 1000)]
+        rate: u64,
+        /// Requests in the latency run.
+        #[arg(long, default_value_t = 10_000)]
+        requests: u64,
+    },
+    /// SIGKILL the real linli in the middle of a load of reports, start it again, and check
+    /// that every report answered 201 is stored and that deadlines still fire, once.
+    EventsCrash {
+        #[command(flatten)]
+        pg: PgArg,
+        /// The linli binary (build it with `cargo build --release -p linli`).
+        #[arg(long, default_value = concat!(env!("CARGO_MANIFEST_DIR"), "/../target/release/linli"))]
+        linli: PathBuf,
+        /// Seconds of load; the kill comes half-way.
+        #[arg(long, default_value_t = 10)]
+        seconds: u64,
+        #[arg(long, default_value_t = 8)]
+        clients: usize,
     },
     /// Both benchmarks, as one Markdown report on stdout and in bench/RESULTS.md.
     All {
@@ -167,6 +200,8 @@ fn main() -> anyhow::Result<()> {
         | Command::All { pg, .. }
         | Command::Registry { pg, .. }
         | Command::Events { pg, .. }
+        | Command::EventsLoad { pg, .. }
+        | Command::EventsCrash { pg, .. }
         | Command::DivisionsCase { pg, .. } => pg.url.clone().filter(|u| !u.is_empty()),
         Command::DivisionsCsv { .. } => None,
     };
@@ -232,6 +267,44 @@ fn main() -> anyhow::Result<()> {
                 std::fs::write(path, &report).with_context(|| format!("writing {path}"))?;
                 eprintln!("written to {path}");
             }
+        }
+        Command::EventsLoad {
+            seconds,
+            clients,
+            rate,
+            requests,
+            ..
+        } => {
+            let machine = rt.block_on(machine::describe("events-load", pg.as_deref()));
+            let opts = events_load::Options {
+                seconds,
+                clients,
+                rate,
+                requests,
+            };
+            let md = rt.block_on(events_load::run(&opts))?;
+            print!("# linli event creation under load\n\n{machine}\n{md}");
+        }
+        Command::EventsCrash {
+            linli,
+            seconds,
+            clients,
+            ..
+        } => {
+            let mut md = String::new();
+            for on_pg in [false, true] {
+                if on_pg && pg.is_none() {
+                    continue;
+                }
+                let opts = events_crash::Options {
+                    linli: linli.clone(),
+                    pg: on_pg,
+                    load_secs: seconds,
+                    clients,
+                };
+                md.push_str(&rt.block_on(events_crash::run(&opts))?);
+            }
+            print!("# linli killed during load\n\n{md}");
         }
         Command::All {
             load,

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Real-browser tests: starts `linli demo` on a free port with a fresh SQLite database,
 # waits for /healthz, runs `node --test tests/e2e/` (every *.test.mjs there: linli.test.mjs,
-# registry.test.mjs) against it with the system Chromium, and stops the server on exit.
+# registry.test.mjs, events.test.mjs) against it with the system Chromium, and stops the
+# server on exit.
 #
 #   tests/e2e/run.sh                         # uses target/debug/linli
 #   LINLI_BIN=target/release/linli tests/e2e/run.sh
@@ -67,7 +68,7 @@ trap 'exit 130' INT
 trap 'exit 143' TERM
 
 echo "e2e: starting $LINLI_BIN demo on $URL" >&2
-"$LINLI_BIN" demo --database "sqlite://$tmp/e2e.db" --key-file "$tmp/e2e.keys" --listen "127.0.0.1:$PORT" --password "$PASSWORD" \
+"$LINLI_BIN" demo --database "sqlite://$tmp/e2e.db" --key-file "$tmp/e2e.keys" --photos "$tmp/photos" --listen "127.0.0.1:$PORT" --password "$PASSWORD" \
   >"$tmp/server.log" 2>&1 &
 SERVER_PID=$!
 

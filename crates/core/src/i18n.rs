@@ -72,6 +72,8 @@ pub static TABLES: &[&[Entry]] = &[
     crate::registry_page_text::TABLE,
     crate::sheet_text::TABLE,
     crate::events_text::TABLE,
+    crate::events_page_text::TABLE,
+    crate::open311_text::TABLE,
 ];
 
 /// The entries of the foundation: the shell, sign-in, regions, grids, maps, audit.

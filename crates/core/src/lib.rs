@@ -2,11 +2,13 @@
 //! command line all lean on these types so that a rule is written once.
 
 pub mod events;
+mod events_page_text;
 mod events_text;
 pub mod geo;
 pub mod grid;
 pub mod grid_import;
 pub mod i18n;
+mod open311_text;
 pub mod problem;
 pub mod region;
 pub mod registry;

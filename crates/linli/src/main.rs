@@ -61,6 +61,22 @@ enum Command {
     /// Keys for personal data: generate, add, rotate.
     #[command(subcommand)]
     Pii(PiiCommand),
+    /// API keys for Open311 GeoReport v2 clients (/open311/v2/).
+    #[command(subcommand)]
+    Apikey(ApikeyCommand),
+}
+
+#[derive(Subcommand)]
+enum ApikeyCommand {
+    /// Make a key for an Open311 client. It is printed once: only its hash is stored.
+    Add {
+        /// Who the key is for (shown in the list and in each request's flow log), e.g. the
+        /// app's name.
+        #[arg(long)]
+        name: String,
+    },
+    /// List the keys (names and dates; the keys themselves cannot be shown again).
+    List,
 }
 
 #[derive(Subcommand)]
@@ -387,6 +403,40 @@ async fn run(cli: Cli) -> Result<()> {
                 user.role.as_str(),
                 user.scope
             );
+            Ok(())
+        }
+        Command::Apikey(ApikeyCommand::Add { name }) => {
+            let store = open(&cli.database).await?;
+            let (id, key) = store
+                .create_api_key(&Actor::system("linli apikey add"), &name)
+                .await
+                .map_err(|e| match e {
+                    StoreError::Invalid(p) | StoreError::Conflict(p) => {
+                        anyhow!("--name: {}", p.message(Lang::En))
+                    }
+                    other => other.into(),
+                })?;
+            println!("Created API key {id} for {}:", name.trim());
+            println!("{key}");
+            println!("This key is shown only once: copy it now. Only its hash is stored.");
+            println!("Open311 clients send it as api_key when they POST /open311/v2/requests.json (or .xml).");
+            Ok(())
+        }
+        Command::Apikey(ApikeyCommand::List) => {
+            let store = open(&cli.database).await?;
+            let keys = store.api_keys().await?;
+            if keys.is_empty() {
+                println!("No API keys yet; make one with: linli apikey add --name NAME");
+            }
+            for k in keys {
+                println!(
+                    "{:<6} {:<30} {:<26} {}",
+                    k.id,
+                    k.name,
+                    linli_server::events_api::rfc3339(k.created_at),
+                    if k.disabled { "disabled" } else { "enabled" }
+                );
+            }
             Ok(())
         }
         Command::User(UserCommand::List) => {

@@ -578,6 +578,7 @@ async fn create_event(
                 photos,
                 close_on_spot: b.close_on_spot,
                 note: b.note,
+                attributes: None,
             },
         )
         .await?;

@@ -22,7 +22,9 @@ pub mod auth;
 pub mod error;
 pub mod events_api;
 pub mod events_catalog;
+pub mod events_pages;
 pub mod metrics;
+pub mod open311;
 pub mod pages;
 pub mod registry_api;
 pub mod registry_files;
@@ -120,7 +122,9 @@ pub fn router(state: AppState) -> Router {
         .merge(api::routes())
         .merge(registry_api::routes())
         .merge(events_api::routes())
+        .merge(open311::routes())
         .merge(registry_pages::routes())
+        .merge(events_pages::routes())
         .merge(pages::routes())
         .merge(assets::routes())
         .route("/healthz", get(healthz))

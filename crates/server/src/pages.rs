@@ -73,14 +73,22 @@ fn base(lang: Lang, session: &Session, path: &str, flash: Option<String>) -> Val
         "path": path,
         "csrf": session.csrf,
         "flash": flash,
-        "user": {
-            "username": u.username,
-            "display_name": u.display_name,
-            "role": i18n::text(lang, u.role.label_key()),
-            "scope": u.scope.to_string(),
-            "is_admin": u.role.allows(Permission::ManageAccounts),
-            "sees_registry": u.role.allows(Permission::ViewRegistry),
-        },
+        "user": user_view(lang, u),
+    })
+}
+
+/// The signed-in account as every page's header shows it (name, role, area, and which
+/// sections of the navigation it gets): one function, so that every page family agrees.
+pub fn user_view(lang: Lang, u: &linli_store::User) -> Value {
+    json!({
+        "username": u.username,
+        "display_name": u.display_name,
+        "role": i18n::text(lang, u.role.label_key()),
+        "scope": u.scope.to_string(),
+        "is_admin": u.role.allows(Permission::ManageAccounts),
+        "sees_registry": u.role.allows(Permission::ViewRegistry),
+        "sees_events": u.role.allows(Permission::WorkEvents),
+        "is_resident": u.role == linli_core::Role::Resident,
     })
 }
 
@@ -319,6 +327,10 @@ async fn home(
     jar: CookieJar,
     PageUser(s): PageUser,
 ) -> AppResult<Response> {
+    // Residents land on their own reports (the phone pages in events_pages).
+    if s.user.role == linli_core::Role::Resident {
+        return Ok(Redirect::to("/m/events").into_response());
+    }
     if !s.user.role.allows(Permission::ViewRegions) {
         return Err(AppError::Forbidden);
     }

@@ -619,6 +619,13 @@ async fn regions_scenario(app: App) -> App {
         .and_then(|o| o.remove("registry"))
         .expect("registry figures for an admin");
     assert!(figures["residents"].is_i64() && figures["large_communities"].is_array());
+    // And accounts that work events get the open and overdue counts (the events tests
+    // check them).
+    let events = body
+        .as_object_mut()
+        .and_then(|o| o.remove("events"))
+        .expect("event counts for an admin");
+    assert!(events["open"].is_i64() && events["overdue"].is_i64());
     assert_eq!(
         body,
         json!({"code": "330102", "name": "上城区", "streets": 14, "communities": 203,

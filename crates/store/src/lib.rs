@@ -16,6 +16,7 @@ use sqlx::sqlite::{
 };
 
 pub mod accounts;
+pub mod apikeys;
 pub mod audit;
 mod copy_text;
 pub mod demo;

@@ -14,8 +14,8 @@ mod timers;
 mod write;
 
 pub use catalog::CatalogImport;
-pub use generate::GenEvent;
 pub use catalog::{Category, Department};
+pub use generate::GenEvent;
 pub use locate::ShapeCache;
 pub use read::{EventFilter, FlowEntry, Nearby, Notification, Photo, Summons};
 pub use stats::{KpiRow, KpiScope};

@@ -138,6 +138,9 @@ pub struct NewEvent {
     /// A grid worker closes it at once (小事不出网格), with this note.
     pub close_on_spot: bool,
     pub note: Option<String>,
+    /// Answers to the category's questions (Open311 service attributes), checked by the
+    /// caller, kept as JSON with the event.
+    pub attributes: Option<serde_json::Value>,
 }
 
 /// A created event and the open reports of the same category near it.
@@ -630,9 +633,9 @@ impl Store {
                 "INSERT INTO events (category_code, description, source, lon, lat, cell, address, building_id, \
                  region_key, region_level, state, unit_level, unit_key, department_id, reporter_id, contact_name, \
                  contact_phone_masked, contact_phone_cipher, open311_key_id, created_at, deadline_start, due_at, \
-                 grace_ms, timer_at, closed_at, closed_on_time, updated_at) \
+                 grace_ms, timer_at, closed_at, closed_on_time, updated_at, attributes) \
                  VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, \
-                 $20, $21, $22, $23, $24, $25, $26, $27) RETURNING id",
+                 $20, $21, $22, $23, $24, $25, $26, $27, $28) RETURNING id",
             )
             .bind(&event.category)
             .bind(&event.description)
@@ -661,6 +664,7 @@ impl Store {
             .bind(event.closed_at)
             .bind(event.closed_on_time)
             .bind(now)
+            .bind(new.attributes.as_ref().map(|a| a.to_string()))
             .fetch_one(&mut *tx)
             .await?;
             let detail = json!({"unit": unit_detail(unit), "source": source.as_str()});

@@ -1,0 +1,300 @@
+//! The event pages (事件): the staff inboxes and the event page with the forms for exactly
+//! the actions the state machine allows the reader now, the staff report form, the
+//! residents' phone pages under `/m/` (report, my reports, one report with rating and
+//! reopening), and the leaders' figures page whose cards and charts refresh themselves from
+//! the figures API.
+//!
+//! Every page reads through the same store calls as the JSON API (`events_api`) and checks
+//! access the same way: an event the reader may not see answers 404, exactly like one that
+//! does not exist; a region outside the reader's area answers the no-access page before
+//! anything is read. Which action forms a page shows is decided by `flow::apply` over
+//! `Store::event_facts`, the same function the store runs when the form is posted, so a
+//! button is offered only when pressing it would succeed.
+//!
+//! The pages have their own template environment (base.html and web/templates/events_*),
+//! with the same `t()` function as every other page: the translation table is the only
+//! source of interface text (keys `ep.*` in linli-core's `events_page_text`, plus the
+//! events' own `events.*` names of states, actions and refusals).
+
+use std::sync::OnceLock;
+
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use axum::Router;
+use linli_core::i18n::{self, Lang};
+use linli_core::{Permission, Problem};
+use linli_store::{Session, User};
+use minijinja::value::Kwargs;
+use minijinja::Environment;
+use serde_json::{json, Value};
+use sha2::{Digest, Sha256};
+
+use crate::error::{AppError, AppResult};
+use crate::AppState;
+
+mod dashboard;
+mod detail;
+mod inbox;
+mod photos;
+mod report;
+mod resident;
+mod view;
+
+#[cfg(test)]
+mod tests;
+
+/// Rows per page of the lists.
+pub const PAGE_SIZE: i64 = 30;
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/events", get(inbox::page))
+        .route(
+            "/events/new",
+            get(report::staff_form).post(report::staff_create),
+        )
+        .route("/events/dashboard", get(dashboard::page))
+        .route("/events/{id}", get(detail::page))
+        .route("/events/{id}/act", post(detail::act))
+        .route("/m", get(|| async { Redirect::to("/m/events") }))
+        .route(
+            "/m/report",
+            get(report::resident_form).post(report::resident_create),
+        )
+        .route("/m/events", get(resident::list))
+        .route("/m/events/{id}", get(resident::page))
+        .route("/m/events/{id}/act", post(resident::act))
+        .route("/m/map.json", get(report::map_json))
+        .route(
+            "/static/events.js",
+            get(|h: HeaderMap| async move { asset(&h, 0) }),
+        )
+        .route(
+            "/static/events.css",
+            get(|h: HeaderMap| async move { asset(&h, 1) }),
+        )
+}
+
+// ---------------------------------------------------------------------------------------
+// The pages' own script and stylesheet (served here rather than in assets.rs, which belongs
+// to the shell; same ETag and cache policy).
+
+const ASSETS: [(&str, &[u8]); 2] = [
+    (
+        "text/javascript; charset=utf-8",
+        include_bytes!("../../../../web/static/events.js"),
+    ),
+    (
+        "text/css; charset=utf-8",
+        include_bytes!("../../../../web/static/events.css"),
+    ),
+];
+
+fn asset(headers: &HeaderMap, i: usize) -> Response {
+    static ETAGS: OnceLock<Vec<String>> = OnceLock::new();
+    let etags = ETAGS.get_or_init(|| {
+        ASSETS
+            .iter()
+            .map(|(_, body)| format!("\"{}\"", &hex::encode(Sha256::digest(body))[..16]))
+            .collect()
+    });
+    let (mime, body) = ASSETS[i];
+    let etag = etags[i].clone();
+    if headers
+        .get(header::IF_NONE_MATCH)
+        .and_then(|v| v.to_str().ok())
+        == Some(etag.as_str())
+    {
+        return (StatusCode::NOT_MODIFIED, [(header::ETAG, etag)]).into_response();
+    }
+    (
+        [
+            (header::CONTENT_TYPE, mime.to_string()),
+            (header::ETAG, etag),
+            (
+                header::CACHE_CONTROL,
+                "public, max-age=3600, must-revalidate".to_string(),
+            ),
+        ],
+        body,
+    )
+        .into_response()
+}
+
+// ---------------------------------------------------------------------------------------
+// Templates
+
+const TEMPLATES: &[(&str, &str)] = &[
+    (
+        "base.html",
+        include_str!("../../../../web/templates/base.html"),
+    ),
+    (
+        "events_macros.html",
+        include_str!("../../../../web/templates/events_macros.html"),
+    ),
+    (
+        "events_list.html",
+        include_str!("../../../../web/templates/events_list.html"),
+    ),
+    (
+        "events_event.html",
+        include_str!("../../../../web/templates/events_event.html"),
+    ),
+    (
+        "events_new.html",
+        include_str!("../../../../web/templates/events_new.html"),
+    ),
+    (
+        "events_dashboard.html",
+        include_str!("../../../../web/templates/events_dashboard.html"),
+    ),
+    (
+        "events_m_report.html",
+        include_str!("../../../../web/templates/events_m_report.html"),
+    ),
+    (
+        "events_m_list.html",
+        include_str!("../../../../web/templates/events_m_list.html"),
+    ),
+    (
+        "events_m_event.html",
+        include_str!("../../../../web/templates/events_m_event.html"),
+    ),
+];
+
+fn env() -> &'static Environment<'static> {
+    static ENV: OnceLock<Environment<'static>> = OnceLock::new();
+    ENV.get_or_init(|| {
+        let mut env = Environment::new();
+        for (name, source) in TEMPLATES {
+            // Part of the binary: a broken one is a build defect, caught by tests.rs.
+            if let Err(e) = env.add_template(name, source) {
+                tracing::error!("template {name}: {e}");
+            }
+        }
+        env.add_function("t", t);
+        env
+    })
+}
+
+/// `t("key", name=value, …)`, as on every other page.
+fn t(state: &minijinja::State, key: &str, kwargs: Kwargs) -> Result<String, minijinja::Error> {
+    let lang = state
+        .lookup("lang")
+        .and_then(|v| v.as_str().and_then(Lang::parse))
+        .unwrap_or_default();
+    let mut args: Vec<(String, String)> = Vec::new();
+    for name in kwargs.args() {
+        let v: minijinja::Value = kwargs.get(name)?;
+        args.push((name.to_string(), v.to_string()));
+    }
+    let refs: Vec<(&str, &str)> = args.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    Ok(i18n::format(lang, key, &refs))
+}
+
+fn render(template: &str, ctx: Value) -> AppResult<Response> {
+    let html = env()
+        .get_template(template)
+        .and_then(|t| t.render(minijinja::Value::from_serialize(&ctx)))
+        .map_err(|e| AppError::Internal(format!("template {template}: {e:#}")))?;
+    Ok(Html(html).into_response())
+}
+
+fn with_status(status: StatusCode, mut res: Response) -> Response {
+    *res.status_mut() = status;
+    res
+}
+
+/// What every signed-in page shows in its header (as pages.rs gives it).
+fn base(lang: Lang, s: &Session, path: &str) -> Value {
+    let u = &s.user;
+    json!({
+        "lang": lang.code(),
+        "html_lang": lang.html(),
+        "other_lang": if lang == Lang::Zh { "en" } else { "zh" },
+        "path": path,
+        "csrf": s.csrf,
+        "user": crate::pages::user_view(lang, u),
+    })
+}
+
+fn merge(mut a: Value, b: Value) -> Value {
+    if let (Some(a), Value::Object(b)) = (a.as_object_mut(), b) {
+        a.extend(b);
+    }
+    a
+}
+
+// ---------------------------------------------------------------------------------------
+// Access (as the API checks it)
+
+/// Staff who work events; residents are sent to their own pages by the callers.
+fn require_staff(user: &User) -> AppResult<()> {
+    if user.role.allows(Permission::WorkEvents) {
+        Ok(())
+    } else {
+        Err(AppError::Forbidden)
+    }
+}
+
+/// The answer for an event the reader may not see, the same as for one that does not exist.
+fn not_found() -> AppError {
+    AppError::Problem(
+        StatusCode::NOT_FOUND,
+        Problem::new("not_found", "ep.not_found"),
+    )
+}
+
+/// An event id from the path; anything else is an event that does not exist.
+fn event_id(raw: &str) -> AppResult<i64> {
+    linli_core::events::parse_reference(raw).ok_or_else(not_found)
+}
+
+fn blank(s: Option<&str>) -> Option<&str> {
+    s.map(str::trim).filter(|s| !s.is_empty())
+}
+
+/// A query string from pairs, leaving out empty values; "" or "?a=1&b=2".
+fn query_string(pairs: &[(&str, String)]) -> String {
+    let mut ser = url::form_urlencoded::Serializer::new(String::new());
+    let mut any = false;
+    for (k, v) in pairs {
+        if !v.trim().is_empty() {
+            ser.append_pair(k, v.trim());
+            any = true;
+        }
+    }
+    if any {
+        format!("?{}", ser.finish())
+    } else {
+        String::new()
+    }
+}
+
+fn page_number(p: Option<&str>) -> i64 {
+    blank(p)
+        .and_then(|p| p.parse::<i64>().ok())
+        .unwrap_or(1)
+        .clamp(1, 100_000)
+}
+
+/// Previous and next links of a list.
+fn pager(path: &str, pairs: &[(&str, String)], page: i64, total: i64) -> Value {
+    let pages = ((total + PAGE_SIZE - 1) / PAGE_SIZE).max(1);
+    let link = |n: i64| {
+        let mut p = pairs.to_vec();
+        if n > 1 {
+            p.push(("page", n.to_string()));
+        }
+        format!("{path}{}", query_string(&p))
+    };
+    json!({
+        "total": total,
+        "page": page,
+        "pages": pages,
+        "prev": (page > 1).then(|| link(page - 1)),
+        "next": (page < pages).then(|| link(page + 1)),
+    })
+}
