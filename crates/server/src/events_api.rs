@@ -312,9 +312,13 @@ impl Names {
 // ---------------------------------------------------------------------------------------
 // Access
 
-/// Whether `user` may see `event` (see the module documentation). `summoned` are the
-/// departments summoned to it.
-fn can_see(user: &User, event: &Event, summoned: &[i64]) -> bool {
+/// Whether `user` may see `event` (see the module documentation), given the event's
+/// summons. The pages decide by the same function.
+pub(crate) fn can_see(
+    user: &User,
+    event: &Event,
+    summons: &[linli_store::events::Summons],
+) -> bool {
     if event.reporter_id == Some(user.id) {
         return true;
     }
@@ -326,7 +330,7 @@ fn can_see(user: &User, event: &Event, summoned: &[i64]) -> bool {
             return false;
         };
         return user.scope.contains(event.region)
-            && (event.unit == Unit::Department(d) || summoned.contains(&d));
+            && (event.unit == Unit::Department(d) || summons.iter().any(|s| s.department_id == d));
     }
     user.scope.contains(event.region)
 }
@@ -340,8 +344,7 @@ async fn visible(
     let not_found = || AppError::NotFound(String::new());
     let event = state.store.event(id).await?.ok_or_else(not_found)?;
     let summons = state.store.event_summons(id).await?;
-    let summoned: Vec<i64> = summons.iter().map(|s| s.department_id).collect();
-    if can_see(user, &event, &summoned) {
+    if can_see(user, &event, &summons) {
         Ok((event, summons))
     } else {
         Err(not_found())
@@ -351,8 +354,8 @@ async fn visible(
 // ---------------------------------------------------------------------------------------
 // Photos
 
-/// A stored photo's reference as the API passes it: `<sha256>.<ext>`.
-fn photo_ref(state: &AppState, r: &str) -> AppResult<PhotoRef> {
+/// A stored photo's reference as the API and the forms pass it: `<sha256>.<ext>`.
+pub(crate) fn photo_ref(state: &AppState, r: &str) -> AppResult<PhotoRef> {
     let bad = || {
         AppError::bad_request(
             Problem::new("unknown_photo", "events.unknown_photo")
@@ -361,6 +364,10 @@ fn photo_ref(state: &AppState, r: &str) -> AppResult<PhotoRef> {
         )
     };
     let (sha, ext) = r.trim().split_once('.').ok_or_else(bad)?;
+    // Only a hex digest names a stored file: nothing else reaches the photo store's paths.
+    if sha.len() != 64 || !sha.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return Err(bad());
+    }
     let format = match ext {
         "jpg" | "jpeg" => linli_photo::Format::Jpeg,
         "png" => linli_photo::Format::Png,

@@ -15,7 +15,7 @@ use axum_extra::extract::Form;
 use linli_core::events::flow::{self, Action, Actor, Facts, Refusal};
 use linli_core::events::{reference, Unit, DUPLICATE_WINDOW_MS};
 use linli_core::i18n::{self, Lang};
-use linli_core::{Level, Permission, Problem, Role};
+use linli_core::{Level, Permission, Problem};
 use linli_store::events::{ActionInput, By, Event, Summons};
 use linli_store::{Session, User};
 use serde::Deserialize;
@@ -84,25 +84,6 @@ pub(super) fn actor(u: &User) -> Actor {
     }
 }
 
-/// Whether `user` may see `event` (as the API decides): its reporter; staff whose area holds
-/// it; a clerk of the department handling it or summoned to it.
-pub(super) fn can_see(user: &User, event: &Event, summons: &[Summons]) -> bool {
-    if event.reporter_id == Some(user.id) {
-        return true;
-    }
-    if !user.role.allows(Permission::WorkEvents) {
-        return false;
-    }
-    if user.role == Role::DepartmentClerk {
-        let Some(d) = user.department else {
-            return false;
-        };
-        return user.scope.contains(event.region)
-            && (event.unit == Unit::Department(d) || summons.iter().any(|s| s.department_id == d));
-    }
-    user.scope.contains(event.region)
-}
-
 /// An event the reader may see, with its summons; else the not-found page.
 pub(super) async fn visible(
     state: &AppState,
@@ -111,7 +92,7 @@ pub(super) async fn visible(
 ) -> AppResult<(Event, Vec<Summons>)> {
     let event = state.store.event(id).await?.ok_or_else(not_found)?;
     let summons = state.store.event_summons(id).await?;
-    if can_see(user, &event, &summons) {
+    if crate::events_api::can_see(user, &event, &summons) {
         Ok((event, summons))
     } else {
         Err(not_found())

@@ -10,42 +10,6 @@ use linli_store::events::PhotoRef;
 use crate::error::{AppError, AppResult};
 use crate::AppState;
 
-fn unknown(r: &str) -> AppError {
-    AppError::bad_request(
-        Problem::new("unknown_photo", "events.unknown_photo")
-            .arg("value", r)
-            .field("photos"),
-    )
-}
-
-fn one(state: &AppState, r: &str) -> AppResult<PhotoRef> {
-    let (sha, ext) = r.trim().split_once('.').ok_or_else(|| unknown(r))?;
-    // Only a hex digest names a stored file: nothing else reaches the photo store's paths.
-    if sha.len() != 64 || !sha.bytes().all(|b| b.is_ascii_hexdigit()) {
-        return Err(unknown(r));
-    }
-    let format = match ext {
-        "jpg" | "jpeg" => linli_photo::Format::Jpeg,
-        "png" => linli_photo::Format::Png,
-        "webp" => linli_photo::Format::Webp,
-        _ => return Err(unknown(r)),
-    };
-    let photos = state
-        .photos
-        .as_ref()
-        .map_err(|e| AppError::Internal(e.clone()))?;
-    let bytes = photos.read(sha, format).map_err(|_| unknown(r))?;
-    let clean =
-        linli_photo::clean(&bytes, &linli_photo::Limits::default()).map_err(|_| unknown(r))?;
-    Ok(PhotoRef {
-        sha256: sha.to_string(),
-        format: format.as_str().to_string(),
-        bytes: bytes.len() as i64,
-        width: i64::from(clean.width),
-        height: i64::from(clean.height),
-    })
-}
-
 /// The stored photos the form names (blank entries ignored); more than the limit is the
 /// store's to refuse with its own message, so only the references are checked here.
 pub(super) fn refs(state: &AppState, raw: &[String]) -> AppResult<Vec<PhotoRef>> {
@@ -58,5 +22,8 @@ pub(super) fn refs(state: &AppState, raw: &[String]) -> AppResult<Vec<PhotoRef>>
                 .field("photos"),
         ));
     }
-    named.into_iter().map(|r| one(state, r)).collect()
+    named
+        .into_iter()
+        .map(|r| crate::events_api::photo_ref(state, r))
+        .collect()
 }

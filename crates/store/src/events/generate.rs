@@ -217,9 +217,13 @@ impl Store {
             });
             progress.advance(chunk.len() as u64);
         }
-        // Ids were given explicitly: move PostgreSQL's identity past them.
+        // Ids were given explicitly: move PostgreSQL's identity past them; and give its
+        // planner the statistics of what was just loaded rather than wait for autovacuum.
         if let crate::Db::Postgres(p) = &self.db {
             sqlx::query("SELECT setval(pg_get_serial_sequence('events', 'id'), (SELECT MAX(id) FROM events))")
+                .execute(p)
+                .await?;
+            sqlx::query("ANALYZE events, event_flow, event_stats, event_handling_hist")
                 .execute(p)
                 .await?;
         }

@@ -371,17 +371,29 @@ impl Store {
                 let mut q = sqlx::QueryBuilder::<DB>::new(
                     "SELECT category_code, CAST(SUM(received) AS BIGINT), CAST(SUM(dropped) AS BIGINT), \
                      CAST(SUM(closed) AS BIGINT), CAST(SUM(closed_on_time) AS BIGINT), CAST(SUM(resolved) AS BIGINT), \
-                     CAST(SUM(rated) AS BIGINT), CAST(SUM(satisfied) AS BIGINT), CAST(SUM(handling_ms) AS BIGINT) \
-                     FROM event_stats WHERE ",
+                     CAST(SUM(rated) AS BIGINT), CAST(SUM(satisfied) AS BIGINT), CAST(SUM(handling_ms) AS BIGINT) FROM (",
                 );
-                push_cover(&mut q, kind, key, &cover);
-                q.push(" GROUP BY category_code");
+                push_cover(
+                    &mut q,
+                    "SELECT category_code, received, dropped, closed, closed_on_time, resolved, rated, satisfied, \
+                     handling_ms FROM event_stats",
+                    kind,
+                    key,
+                    &cover,
+                );
+                q.push(") AS covered GROUP BY category_code");
                 let stats = q.build_query_as().fetch_all(p).await?;
                 let mut q = sqlx::QueryBuilder::<DB>::new(
-                    "SELECT category_code, bucket, CAST(SUM(n) AS BIGINT) FROM event_handling_hist WHERE ",
+                    "SELECT category_code, bucket, CAST(SUM(n) AS BIGINT) FROM (",
                 );
-                push_cover(&mut q, kind, key, &cover);
-                q.push(" GROUP BY category_code, bucket");
+                push_cover(
+                    &mut q,
+                    "SELECT category_code, bucket, n FROM event_handling_hist",
+                    kind,
+                    key,
+                    &cover,
+                );
+                q.push(") AS covered GROUP BY category_code, bucket");
                 let hist = q.build_query_as().fetch_all(p).await?;
                 (stats, hist)
             });
@@ -441,36 +453,41 @@ impl Store {
     }
 }
 
-/// The WHERE clause selecting a scope's rows for a period's cover.
+/// The rows of a scope for a period's cover: one `select` per whole-month list and per run
+/// of edge days, joined by UNION ALL, so that each is a plain range of the primary key
+/// whatever the planner thinks of the table's statistics (an OR of ranges is not, on
+/// PostgreSQL right after a bulk load).
 fn push_cover<'a, DB: sqlx::Database>(
     q: &mut sqlx::QueryBuilder<'a, DB>,
+    select: &str,
     kind: i64,
     key: i64,
     cover: &Cover,
 ) where
     i64: sqlx::Encode<'a, DB> + sqlx::Type<DB>,
 {
-    q.push("scope_kind = ").push_bind(kind);
-    q.push(" AND scope_key = ").push_bind(key);
-    q.push(" AND (");
     let mut first = true;
+    let mut part = |q: &mut sqlx::QueryBuilder<'a, DB>| {
+        if !first {
+            q.push(" UNION ALL ");
+        }
+        first = false;
+        q.push(select);
+        q.push(" WHERE scope_kind = ").push_bind(kind);
+        q.push(" AND scope_key = ").push_bind(key);
+    };
     if !cover.months.is_empty() {
-        q.push("(span = 2 AND start_day IN (");
+        part(q);
+        q.push(" AND span = 2 AND start_day IN (");
         let mut sep = q.separated(", ");
         for m in &cover.months {
             sep.push_bind(*m);
         }
-        q.push("))");
-        first = false;
+        q.push(")");
     }
     for (a, b) in &cover.days {
-        if !first {
-            q.push(" OR ");
-        }
-        q.push("(span = 1 AND start_day >= ").push_bind(*a);
+        part(q);
+        q.push(" AND span = 1 AND start_day >= ").push_bind(*a);
         q.push(" AND start_day < ").push_bind(*b);
-        q.push(")");
-        first = false;
     }
-    q.push(")");
 }
