@@ -1435,6 +1435,7 @@ async fn event_named(
     lang: Lang,
     name: &str,
     missing_key: &str,
+    jurisdiction: Option<RegionCode>,
 ) -> Result<Event, Fail> {
     let not_found = || {
         Fail::new(
@@ -1443,12 +1444,17 @@ async fn event_named(
         )
     };
     let id = parse_reference(name).ok_or_else(not_found)?;
-    state
+    let e = state
         .store
         .event(id)
         .await
         .map_err(|e| store_fail(lang, e))?
-        .ok_or_else(not_found)
+        .ok_or_else(not_found)?;
+    // A request outside the jurisdiction asked for is, for that jurisdiction, not there.
+    if jurisdiction.is_some_and(|j| !Scope::Region(j).contains(e.region)) {
+        return Err(not_found());
+    }
+    Ok(e)
 }
 
 /// One request, as a one-element list (the spec's shape).
@@ -1467,13 +1473,14 @@ async fn one_request(
     let out: Result<Reply, Fail> = async {
         let lang = lang_of(&headers, &params)?;
         let jurisdiction = read_checks(&state, lang, &params, &[]).await?;
-        let e = event_named(&state, lang, &name, "open311.error.request_not_found").await?;
-        if jurisdiction.is_some_and(|j| !Scope::Region(j).contains(e.region)) {
-            return Err(Fail::new(
-                StatusCode::NOT_FOUND,
-                t(lang, "open311.error.request_not_found", &[("value", &name)]),
-            ));
-        }
+        let e = event_named(
+            &state,
+            lang,
+            &name,
+            "open311.error.request_not_found",
+            jurisdiction,
+        )
+        .await?;
         Ok(Reply::new(
             "service_requests",
             requests_doc(&state, lang, std::slice::from_ref(&e)).await?,
@@ -1499,13 +1506,14 @@ async fn token(
     let out: Result<Reply, Fail> = async {
         let lang = lang_of(&headers, &params)?;
         let jurisdiction = read_checks(&state, lang, &params, &[]).await?;
-        let e = event_named(&state, lang, &name, "open311.error.token_not_found").await?;
-        if jurisdiction.is_some_and(|j| !Scope::Region(j).contains(e.region)) {
-            return Err(Fail::new(
-                StatusCode::NOT_FOUND,
-                t(lang, "open311.error.token_not_found", &[("value", &name)]),
-            ));
-        }
+        let e = event_named(
+            &state,
+            lang,
+            &name,
+            "open311.error.token_not_found",
+            jurisdiction,
+        )
+        .await?;
         Ok(Reply::new(
             "service_requests",
             V::List(
