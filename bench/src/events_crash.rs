@@ -218,7 +218,7 @@ pub async fn run(opts: &Options) -> Result<String> {
             .all(|s| stages.iter().filter(|a| a == s).count() == 1);
     let md = format!(
         "## Killed during load ({})\n\n| figure | value |\n|---|---|\n\
-         | reports answered 201 before and after the kill | {} |\n\
+         | reports answered 201 (before the kill) | {} |\n\
          | of those, missing after the restart | **{missing}** |\n\
          | ids answered twice | {duplicates} |\n\
          | requests that failed while linli was down | {failed} |\n\

@@ -148,8 +148,10 @@ pub async fn run(opts: &Options) -> Result<String> {
         json!({
             "category": CATEGORIES[rng.gen_range(0..CATEGORIES.len())],
             "description": "楼下垃圾三天没人清运，气味很大，请尽快处理。",
-            "lon": lon + rng.gen_range(-0.0002..0.0002),
-            "lat": lat + rng.gen_range(-0.0002..0.0002),
+            // At the building itself: a point jittered past the district's edge would be
+            // (rightly) refused.
+            "lon": lon,
+            "lat": lat,
         })
     };
     let body = std::sync::Arc::new(body);
@@ -166,6 +168,7 @@ pub async fn run(opts: &Options) -> Result<String> {
         workers.push(tokio::spawn(async move {
             let mut rng = rand::rngs::StdRng::seed_from_u64(w as u64);
             let (mut ok, mut failed) = (0u64, 0u64);
+            let mut first_error: Option<String> = None;
             while Instant::now() < deadline {
                 let r = http
                     .post(format!("{base}/api/v1/events"))
@@ -175,22 +178,37 @@ pub async fn run(opts: &Options) -> Result<String> {
                     .await;
                 match r {
                     Ok(r) if r.status() == 201 => ok += 1,
-                    _ => failed += 1,
+                    Ok(r) => {
+                        failed += 1;
+                        let status = r.status();
+                        let text = r.text().await.unwrap_or_default();
+                        first_error.get_or_insert(format!("{status}: {text}"));
+                    }
+                    Err(e) => {
+                        failed += 1;
+                        first_error.get_or_insert(e.to_string());
+                    }
                 }
             }
-            (ok, failed)
+            (ok, failed, first_error)
         }));
     }
     let started = Instant::now();
     let (mut ok, mut failed) = (0, 0);
+    let mut first_error = None;
     for w in workers {
-        let (o, f) = w.await?;
+        let (o, f, e) = w.await?;
         ok += o;
         failed += f;
+        first_error = first_error.or(e);
     }
     let linli_rate = ok as f64 / started.elapsed().as_secs_f64();
     if failed > 0 {
-        bail!("{failed} requests failed during the throughput run");
+        bail!(
+            "{failed} of {} requests failed during the throughput run; the first: {}",
+            ok + failed,
+            first_error.unwrap_or_default()
+        );
     }
     let stored: i64 = {
         let pool = sqlx::PgPool::connect(&db.url).await?;
