@@ -653,7 +653,12 @@ async fn list_events(
     let now = linli_store::now_ms();
     let mut filter = EventFilter {
         states: parse_states(q.state.as_deref())?,
-        category: q.category.clone().filter(|c| !c.trim().is_empty()),
+        categories: q
+            .category
+            .clone()
+            .filter(|c| !c.trim().is_empty())
+            .into_iter()
+            .collect(),
         overdue_at: q.overdue.unwrap_or(false).then_some(now),
         ..Default::default()
     };

@@ -31,8 +31,7 @@ use chrono::{DateTime, FixedOffset};
 use linli_core::events::{parse_reference, reference, Unit, DAY_MS};
 use linli_core::i18n::{self, Lang};
 use linli_core::{Level, Problem, RegionCode, Scope};
-use linli_store::apikeys::RequestQuery;
-use linli_store::events::{By, Category, Department, Event, NewEvent, Source};
+use linli_store::events::{By, Category, Department, Event, EventFilter, NewEvent, Source};
 use linli_store::registry::Page;
 use linli_store::StoreError;
 use serde_json::{Map, Value};
@@ -1296,7 +1295,7 @@ fn page_param(lang: Lang, params: &Params, name: &str, max: i64) -> Result<Optio
 async fn list_requests(state: &AppState, lang: Lang, params: &Params) -> Result<Reply, Fail> {
     let jurisdiction = read_checks(state, lang, params, LIST).await?;
     let mut errors: Vec<String> = Vec::new();
-    let mut q = RequestQuery {
+    let mut q = EventFilter {
         range: jurisdiction.map(RegionCode::range),
         ..Default::default()
     };
@@ -1400,8 +1399,8 @@ async fn list_requests(state: &AppState, lang: Lang, params: &Params) -> Result<
             ],
         ));
     }
-    q.from = Some(from);
-    q.to = Some(to);
+    q.created_from = Some(from);
+    q.created_to = Some(to);
     let page = page_param(lang, params, "page", i64::from(i32::MAX))?.unwrap_or(1);
     let size = page_param(lang, params, "page_size", MAX_PAGE_SIZE)?.unwrap_or(MAX_PAGE_SIZE);
     if !errors.is_empty() {
@@ -1410,9 +1409,18 @@ async fn list_requests(state: &AppState, lang: Lang, params: &Params) -> Result<
             descriptions: errors,
         });
     }
+    if !q.ids.is_empty() {
+        // The spec: service_request_id "overrides all other arguments" (the jurisdiction
+        // is where the list looks, not an argument, so it stays).
+        q = EventFilter {
+            ids: q.ids,
+            range: q.range,
+            ..Default::default()
+        };
+    }
     let (events, total) = state
         .store
-        .open311_requests(
+        .events(
             &q,
             Page {
                 offset: (page - 1).saturating_mul(size),

@@ -87,17 +87,24 @@ fn datetime(ms: i64) -> String {
         .unwrap_or_default()
 }
 
+/// A template environment holding `templates` and the `t()` function every page uses; each
+/// page family (these pages, the registry's, the events') builds its own from its files.
+pub(crate) fn environment(templates: &[(&'static str, &'static str)]) -> Environment<'static> {
+    let mut env = Environment::new();
+    for (name, source) in templates {
+        // Templates are part of the binary: a broken one is a build defect, caught by the
+        // tests that render every page.
+        if let Err(e) = env.add_template(name, source) {
+            tracing::error!("template {name}: {e}");
+        }
+    }
+    env.add_function("t", t);
+    env
+}
+
 impl Templates {
     pub fn new() -> Templates {
-        let mut env = Environment::new();
-        for (name, source) in TEMPLATES {
-            // Templates are part of the binary: a broken one is a build defect, caught by the
-            // test that renders every page.
-            if let Err(e) = env.add_template(name, source) {
-                tracing::error!("template {name}: {e}");
-            }
-        }
-        env.add_function("t", t);
+        let mut env = environment(TEMPLATES);
         env.add_filter("datetime", datetime);
         Templates { env }
     }

@@ -1,23 +1,15 @@
-//! Open311 API keys, and what the Open311 GeoReport v2 endpoints need of the database beyond
-//! the events module: the public request list with the spec's filters, the latest note of
-//! many events at once, and the attributes a request came with.
+//! Open311 API keys.
 //!
 //! A key is 32 random bytes in hex, shown once when it is made; only its SHA-256 is stored,
 //! so a copy of the database does not hand out working keys. Keys are made from the command
 //! line (`linli apikey add --name NAME`), audited like every other write.
 
-use std::collections::HashMap;
-
-use linli_core::events::State;
-use linli_core::region::KeyRange;
 use linli_core::Problem;
 use rand::RngCore;
-use serde_json::{json, Value};
+use serde_json::json;
 use sha2::{Digest, Sha256};
 
 use crate::audit::{write_entry, Actor, Entry};
-use crate::events::{Event, EventRow, EVENT_COLUMNS};
-use crate::registry::Page;
 use crate::{now_ms, on_read, on_write, Result, Store, StoreError};
 
 /// The longest name a key may have.
@@ -39,66 +31,6 @@ fn key_hash(plain: &str) -> String {
 
 fn invalid(p: Problem) -> StoreError {
     StoreError::Invalid(p.field("name"))
-}
-
-/// Which events the Open311 request list returns. Empty lists and `None` mean "any".
-#[derive(Debug, Clone, Default)]
-pub struct RequestQuery {
-    /// Only these events. The spec says this overrides the other search arguments, so
-    /// only the jurisdiction (`range`) still applies when it is given.
-    pub ids: Vec<i64>,
-    /// Category codes (the spec's service_code).
-    pub categories: Vec<String>,
-    pub states: Vec<State>,
-    /// Made at or after this instant (ms).
-    pub from: Option<i64>,
-    /// Made at or before this instant (ms).
-    pub to: Option<i64>,
-    /// Lying in this part of the region tree (a jurisdiction).
-    pub range: Option<KeyRange>,
-}
-
-/// Appends the query's conditions to a query that already has a WHERE clause.
-macro_rules! push_request_query {
-    ($q:expr, $rq:expr) => {{
-        let rq: &RequestQuery = $rq;
-        if !rq.ids.is_empty() {
-            $q.push(" AND id IN (");
-            let mut sep = $q.separated(", ");
-            for id in &rq.ids {
-                sep.push_bind(*id);
-            }
-            $q.push(")");
-        } else {
-            if !rq.categories.is_empty() {
-                $q.push(" AND category_code IN (");
-                let mut sep = $q.separated(", ");
-                for c in &rq.categories {
-                    sep.push_bind(c.clone());
-                }
-                $q.push(")");
-            }
-            if !rq.states.is_empty() {
-                $q.push(" AND state IN (");
-                let mut sep = $q.separated(", ");
-                for s in &rq.states {
-                    sep.push_bind(s.as_str());
-                }
-                $q.push(")");
-            }
-            if let Some(from) = rq.from {
-                $q.push(" AND created_at >= ").push_bind(from);
-            }
-            if let Some(to) = rq.to {
-                $q.push(" AND created_at <= ").push_bind(to);
-            }
-        }
-        // A jurisdiction is where the list looks, not a search argument: it always applies.
-        if let Some(r) = rq.range {
-            $q.push(" AND region_key >= ").push_bind(r.start);
-            $q.push(" AND region_key < ").push_bind(r.end);
-        }
-    }};
 }
 
 impl Store {
@@ -188,68 +120,6 @@ impl Store {
             .fetch_all(p)
             .await?
         }))
-    }
-
-    /// The Open311 request list: events matching `q`, newest first, with the number matching.
-    pub async fn open311_requests(
-        &self,
-        q: &RequestQuery,
-        page: Page,
-    ) -> Result<(Vec<Event>, i64)> {
-        let (rows, total): (Vec<EventRow>, i64) = on_read!(self, p => {
-            let mut s = sqlx::QueryBuilder::<DB>::new(format!("SELECT {EVENT_COLUMNS} FROM events WHERE 1 = 1"));
-            push_request_query!(s, q);
-            s.push(" ORDER BY created_at DESC, id DESC LIMIT ").push_bind(page.limit);
-            s.push(" OFFSET ").push_bind(page.offset);
-            let rows = s.build_query_as().fetch_all(p).await?;
-            let mut c = sqlx::QueryBuilder::<DB>::new("SELECT COUNT(*) FROM events WHERE 1 = 1");
-            push_request_query!(c, q);
-            let total: i64 = c.build_query_scalar().fetch_one(p).await?;
-            (rows, total)
-        });
-        Ok((
-            rows.into_iter()
-                .map(Event::try_from)
-                .collect::<Result<_>>()?,
-            total,
-        ))
-    }
-
-    /// The latest note in the flow log of each of `ids` that has one: one query for a whole
-    /// page of requests rather than one per request.
-    pub async fn latest_notes(&self, ids: &[i64]) -> Result<HashMap<i64, String>> {
-        if ids.is_empty() {
-            return Ok(HashMap::new());
-        }
-        let rows: Vec<(i64, String)> = on_read!(self, p => {
-            let mut q = sqlx::QueryBuilder::<DB>::new(
-                "SELECT event_id, note FROM event_flow WHERE note IS NOT NULL AND event_id IN (",
-            );
-            let mut sep = q.separated(", ");
-            for id in ids {
-                sep.push_bind(*id);
-            }
-            q.push(") ORDER BY event_id, id");
-            q.build_query_as().fetch_all(p).await?
-        });
-        // Ordered by flow id within each event, so the last one written wins.
-        Ok(rows.into_iter().collect())
-    }
-
-    /// The attributes an event came with, if any.
-    pub async fn event_attributes(&self, id: i64) -> Result<Option<Value>> {
-        let text: Option<Option<String>> = on_read!(self, p => {
-            sqlx::query_scalar("SELECT attributes FROM events WHERE id = $1")
-                .bind(id)
-                .fetch_optional(p)
-                .await?
-        });
-        text.flatten()
-            .map(|t| {
-                serde_json::from_str(&t)
-                    .map_err(|e| StoreError::Corrupt(format!("event {id}: attributes: {e}")))
-            })
-            .transpose()
     }
 }
 

@@ -174,7 +174,7 @@ pub(super) async fn page(
                 filter.unit = unit;
             }
             filter.states = states;
-            filter.category = category.clone();
+            filter.categories = category.clone().into_iter().collect();
         }
         Tab::Overdue => {
             if clerk {

@@ -22,10 +22,9 @@ use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::Router;
-use linli_core::i18n::{self, Lang};
+use linli_core::i18n::Lang;
 use linli_core::{Permission, Problem};
 use linli_store::{Session, User};
-use minijinja::value::Kwargs;
 use minijinja::Environment;
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
@@ -166,32 +165,7 @@ const TEMPLATES: &[(&str, &str)] = &[
 
 fn env() -> &'static Environment<'static> {
     static ENV: OnceLock<Environment<'static>> = OnceLock::new();
-    ENV.get_or_init(|| {
-        let mut env = Environment::new();
-        for (name, source) in TEMPLATES {
-            // Part of the binary: a broken one is a build defect, caught by tests.rs.
-            if let Err(e) = env.add_template(name, source) {
-                tracing::error!("template {name}: {e}");
-            }
-        }
-        env.add_function("t", t);
-        env
-    })
-}
-
-/// `t("key", name=value, …)`, as on every other page.
-fn t(state: &minijinja::State, key: &str, kwargs: Kwargs) -> Result<String, minijinja::Error> {
-    let lang = state
-        .lookup("lang")
-        .and_then(|v| v.as_str().and_then(Lang::parse))
-        .unwrap_or_default();
-    let mut args: Vec<(String, String)> = Vec::new();
-    for name in kwargs.args() {
-        let v: minijinja::Value = kwargs.get(name)?;
-        args.push((name.to_string(), v.to_string()));
-    }
-    let refs: Vec<(&str, &str)> = args.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
-    Ok(i18n::format(lang, key, &refs))
+    ENV.get_or_init(|| crate::templates::environment(TEMPLATES))
 }
 
 fn render(template: &str, ctx: Value) -> AppResult<Response> {

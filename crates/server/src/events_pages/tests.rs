@@ -2,6 +2,7 @@
 //! in crates/server/tests/events_pages.rs.
 
 use super::*;
+use linli_core::i18n;
 
 /// Every template compiles, and every key a template asks `t()` for is in the table.
 #[test]

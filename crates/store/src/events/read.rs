@@ -1,5 +1,8 @@
 //! Reading events: one by id with its flow log, photos and summons; lists by area, state,
-//! unit and reporter, paged; open reports near a point (possible duplicates); notifications.
+//! unit, reporter, ids and dates, paged; open reports near a point (possible duplicates);
+//! notifications; the latest note of many events at once; a report's attributes.
+
+use std::collections::HashMap;
 
 use linli_core::events::{State, Unit, DUPLICATE_RADIUS_M};
 use linli_core::geo::{cells_around, haversine_m, Position};
@@ -7,7 +10,7 @@ use linli_core::region::KeyRange;
 
 use super::{unit_columns, Event, EventRow, EVENT_COLUMNS};
 use crate::registry::Page;
-use crate::{on_read, Result, Store};
+use crate::{on_read, Result, Store, StoreError};
 
 /// One row of an event's flow log.
 #[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
@@ -68,7 +71,13 @@ pub struct EventFilter {
     /// The area (a key range of the region tree).
     pub range: Option<KeyRange>,
     pub states: Vec<State>,
-    pub category: Option<String>,
+    /// Category codes; any of them.
+    pub categories: Vec<String>,
+    /// Only these events.
+    pub ids: Vec<i64>,
+    /// Reported at or after, and at or before, these instants (ms).
+    pub created_from: Option<i64>,
+    pub created_to: Option<i64>,
     /// Only the events in this unit's inbox.
     pub unit: Option<Unit>,
     pub reporter: Option<i64>,
@@ -92,8 +101,27 @@ macro_rules! push_filter {
             }
             $q.push(")");
         }
-        if let Some(c) = &f.category {
-            $q.push(" AND category_code = ").push_bind(c.clone());
+        if !f.categories.is_empty() {
+            $q.push(" AND category_code IN (");
+            let mut sep = $q.separated(", ");
+            for c in &f.categories {
+                sep.push_bind(c.clone());
+            }
+            $q.push(")");
+        }
+        if !f.ids.is_empty() {
+            $q.push(" AND id IN (");
+            let mut sep = $q.separated(", ");
+            for id in &f.ids {
+                sep.push_bind(*id);
+            }
+            $q.push(")");
+        }
+        if let Some(from) = f.created_from {
+            $q.push(" AND created_at >= ").push_bind(from);
+        }
+        if let Some(to) = f.created_to {
+            $q.push(" AND created_at <= ").push_bind(to);
         }
         if let Some(u) = f.unit {
             let (level, key, dept) = unit_columns(u);
@@ -324,5 +352,42 @@ impl Store {
             .fetch_all(p)
             .await?
         }))
+    }
+
+    /// The latest note in the flow log of each of `ids` that has one: one query for a whole
+    /// page of requests rather than one per request.
+    pub async fn latest_notes(&self, ids: &[i64]) -> Result<HashMap<i64, String>> {
+        if ids.is_empty() {
+            return Ok(HashMap::new());
+        }
+        let rows: Vec<(i64, String)> = on_read!(self, p => {
+            let mut q = sqlx::QueryBuilder::<DB>::new(
+                "SELECT event_id, note FROM event_flow WHERE note IS NOT NULL AND event_id IN (",
+            );
+            let mut sep = q.separated(", ");
+            for id in ids {
+                sep.push_bind(*id);
+            }
+            q.push(") ORDER BY event_id, id");
+            q.build_query_as().fetch_all(p).await?
+        });
+        // Ordered by flow id within each event, so the last one written wins.
+        Ok(rows.into_iter().collect())
+    }
+
+    /// The attributes an event came with, if any.
+    pub async fn event_attributes(&self, id: i64) -> Result<Option<serde_json::Value>> {
+        let text: Option<Option<String>> = on_read!(self, p => {
+            sqlx::query_scalar("SELECT attributes FROM events WHERE id = $1")
+                .bind(id)
+                .fetch_optional(p)
+                .await?
+        });
+        text.flatten()
+            .map(|t| {
+                serde_json::from_str(&t)
+                    .map_err(|e| StoreError::Corrupt(format!("event {id}: attributes: {e}")))
+            })
+            .transpose()
     }
 }
