@@ -82,8 +82,10 @@ enum Command {
         /// Seconds of each throughput run (linli's and pgbench's).
         #[arg(long, default_value_t = 20)]
         seconds: u64,
-        #[arg(long, default_value_t = 8)]
-        clients: usize,
+        /// Concurrent clients of each throughput run, several separated by commas: each
+        /// count runs linli and pgbench side by side.
+        #[arg(long, value_delimiter = ',', default_value = "8,64")]
+        clients: Vec<usize>,
         /// Requests a second of the open-loop latency run.
         #[arg(long, default_value_t = 1000)]
         rate: u64,

@@ -988,20 +988,40 @@ pub const CELL_DEGREES: f64 = 0.002;
 /// A position's proximity cell, computed exactly as the databases' generated `cell` columns
 /// do (the migrations spell out the same formula), so that "near" is an indexed IN list.
 pub fn cell_of(p: Position) -> i64 {
-    let x = ((p[0] + 180.0) / CELL_DEGREES) as i64;
-    let y = ((p[1] + 90.0) / CELL_DEGREES) as i64;
-    x * 100_000 + y
+    grid_cell(p, CELL_DEGREES, 100_000, 0)[0]
 }
 
 /// The cells within `rings` cells of a position's own (1: the 3 × 3 block around it), which
 /// hold every point within [`CELL_DEGREES`] × `rings` of it.
 pub fn cells_around(p: Position, rings: i64) -> Vec<i64> {
-    let x = ((p[0] + 180.0) / CELL_DEGREES) as i64;
-    let y = ((p[1] + 90.0) / CELL_DEGREES) as i64;
+    grid_cell(p, CELL_DEGREES, 100_000, rings)
+}
+
+/// The finer cell of an event, for finding open reports within 50 m: 0.0008° is about 89 m
+/// north–south and, anywhere in China (south of 55° N), more than 50 m east–west, so a
+/// point's 3 × 3 block holds every point within 50 m while covering a sixth of the area the
+/// 200 m cells would. Migration 0007 spells out the same formula.
+pub const NEAR_CELL_DEGREES: f64 = 0.0008;
+
+/// An event's near cell (see [`NEAR_CELL_DEGREES`]).
+pub fn near_cell_of(p: Position) -> i64 {
+    grid_cell(p, NEAR_CELL_DEGREES, 1_000_000, 0)[0]
+}
+
+/// The 3 × 3 block of near cells around a position.
+pub fn near_cells_around(p: Position) -> Vec<i64> {
+    grid_cell(p, NEAR_CELL_DEGREES, 1_000_000, 1)
+}
+
+/// The cells of a grid of `degrees` within `rings` of `p`'s own, each numbered
+/// `x * stride + y` (`stride` above the largest `y`).
+fn grid_cell(p: Position, degrees: f64, stride: i64, rings: i64) -> Vec<i64> {
+    let x = ((p[0] + 180.0) / degrees) as i64;
+    let y = ((p[1] + 90.0) / degrees) as i64;
     let mut out = Vec::with_capacity(((2 * rings + 1) * (2 * rings + 1)) as usize);
     for dx in -rings..=rings {
         for dy in -rings..=rings {
-            out.push((x + dx) * 100_000 + (y + dy));
+            out.push((x + dx) * stride + (y + dy));
         }
     }
     out
@@ -1029,5 +1049,35 @@ mod distance_tests {
         ] {
             assert!(cells_around(p, 1).contains(&cell_of([p[0] + dx, p[1] + dy])));
         }
+    }
+
+    #[test]
+    fn every_point_within_50_m_is_in_the_near_block_from_the_south_to_the_north_of_china() {
+        for lat in [18.2, 30.25, 45.75, 53.4] {
+            let p = [120.1712, lat];
+            let block = near_cells_around(p);
+            assert_eq!(block.len(), 9);
+            assert!(block.contains(&near_cell_of(p)));
+            // 50 m in eight directions, as degrees at this latitude.
+            let dlat = 50.0 / 111_195.0;
+            let dlon = dlat / lat.to_radians().cos();
+            for (fx, fy) in [
+                (1.0, 0.0),
+                (-1.0, 0.0),
+                (0.0, 1.0),
+                (0.0, -1.0),
+                (0.7, 0.7),
+                (-0.7, 0.7),
+                (0.7, -0.7),
+                (-0.7, -0.7),
+            ] {
+                let q = [p[0] + fx * dlon, p[1] + fy * dlat];
+                assert!(haversine_m(p, q) <= 50.5);
+                assert!(block.contains(&near_cell_of(q)), "{q:?} at latitude {lat}");
+            }
+        }
+        // A point 200 m away is not: the block is fine enough to leave most of a hot spot out.
+        let p = [120.1712, 30.25];
+        assert!(!near_cells_around(p).contains(&near_cell_of([p[0], p[1] + 0.0018])));
     }
 }

@@ -200,36 +200,34 @@ pub struct CreatedDto {
 
 /// The names the views need, read once per request.
 struct Names {
-    categories: Vec<linli_store::events::Category>,
-    departments: Vec<linli_store::events::Department>,
+    catalog: std::sync::Arc<linli_store::events::Catalog>,
     lang: Lang,
 }
 
 impl Names {
     async fn load(store: &Store, lang: Lang) -> AppResult<Names> {
         Ok(Names {
-            categories: store.categories().await?,
-            departments: store.departments().await?,
+            catalog: store.catalog().await?,
             lang,
         })
     }
 
     fn category(&self, code: &str) -> String {
-        self.categories
-            .iter()
-            .find(|c| c.code == code)
+        self.catalog
+            .category(code)
             .map_or_else(|| code.to_string(), |c| c.name(self.lang).to_string())
     }
 
     fn department(&self, id: i64) -> (String, String) {
-        self.departments.iter().find(|d| d.id == id).map_or_else(
+        self.catalog.department(id).map_or_else(
             || (id.to_string(), id.to_string()),
             |d| (d.code.clone(), d.name(self.lang).to_string()),
         )
     }
 
     fn department_id(&self, code: &str) -> AppResult<i64> {
-        self.departments
+        self.catalog
+            .departments
             .iter()
             .find(|d| d.code == code.trim())
             .map(|d| d.id)
@@ -985,6 +983,7 @@ async fn categories(
 pub async fn category_dtos(store: &Store, lang: Lang) -> AppResult<Vec<CategoryDto>> {
     let names = Names::load(store, lang).await?;
     Ok(names
+        .catalog
         .categories
         .iter()
         .filter(|c| c.active)

@@ -6,6 +6,7 @@ use serde::Serialize;
 use serde_json::json;
 
 use crate::audit::{write_entry, Actor, Entry};
+use crate::batch::Batcher;
 use crate::{is_unique_violation, now_ms, on_read, on_write, Result, Store, StoreError};
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -64,6 +65,13 @@ pub struct Session {
 }
 
 type RawUser = (i64, String, String, String, String, bool, Option<i64>);
+
+/// The most session lookups one query answers.
+const MAX_SESSION_BATCH: usize = 256;
+
+/// Session lookups waiting to be answered together, started on first use.
+pub(crate) type SessionQueue =
+    std::sync::Arc<std::sync::OnceLock<Batcher<String, Result<Option<Session>>>>>;
 
 fn decode_user(row: RawUser) -> Result<User> {
     let (id, username, display_name, role, scope, disabled, department) = row;
@@ -240,38 +248,92 @@ impl Store {
     }
 
     /// The live session with this token hash, with its account; `None` if unknown, expired
-    /// or the account is disabled. One indexed lookup.
+    /// or the account is disabled. One indexed lookup, shared with the lookups asked at the
+    /// same moment (every API request asks one; under load one query serves many).
     pub async fn session(&self, token_hash: &str) -> Result<Option<Session>> {
-        let row = on_read!(self, p => {
-            sqlx::query_as::<_, (i64, String, String, String, String, bool, Option<i64>, String, String, i64)>(
-                "SELECT u.id, u.username, u.display_name, u.role, u.scope, u.disabled, u.department_id, \
+        let queue = self.sessions.get_or_init(|| {
+            let reader = self.without_queues();
+            Batcher::spawn(MAX_SESSION_BATCH, 2, move |hashes: Vec<String>| {
+                let reader = reader.clone();
+                async move {
+                    match reader.sessions_by_hash(&hashes).await {
+                        Ok(found) => found.into_iter().map(Ok).collect(),
+                        // Each asks again alone so that each gets its own error.
+                        Err(_) => {
+                            let mut out = Vec::with_capacity(hashes.len());
+                            for h in &hashes {
+                                out.push(
+                                    reader
+                                        .sessions_by_hash(std::slice::from_ref(h))
+                                        .await
+                                        .map(|mut one| one.pop().flatten()),
+                                );
+                            }
+                            out
+                        }
+                    }
+                }
+            })
+        });
+        queue.call(token_hash.to_string()).await.unwrap_or_else(|| {
+            Err(StoreError::Config(
+                "the session queue has stopped: linli is shutting down".into(),
+            ))
+        })
+    }
+
+    /// The live session of each token hash, in order.
+    async fn sessions_by_hash(&self, hashes: &[String]) -> Result<Vec<Option<Session>>> {
+        type Row = (
+            String,
+            i64,
+            String,
+            String,
+            String,
+            String,
+            bool,
+            Option<i64>,
+            String,
+            String,
+            i64,
+        );
+        let rows: Vec<Row> = on_read!(self, p => {
+            let mut q = sqlx::QueryBuilder::<DB>::new(
+                "SELECT s.token_hash, u.id, u.username, u.display_name, u.role, u.scope, u.disabled, u.department_id, \
                         s.kind, s.csrf, s.expires_at \
                  FROM sessions s JOIN users u ON u.id = s.user_id \
-                 WHERE s.token_hash = $1 AND s.expires_at > $2",
-            )
-            .bind(token_hash)
-            .bind(now_ms())
-            .fetch_optional(p)
-            .await?
+                 WHERE s.expires_at > ",
+            );
+            q.push_bind(now_ms()).push(" AND s.token_hash IN (");
+            let mut sep = q.separated(", ");
+            for h in hashes {
+                sep.push_bind(h.clone());
+            }
+            q.push(")");
+            q.build_query_as().fetch_all(p).await?
         });
-        let Some((id, u, d, r, s, dis, dep, kind, csrf, expires_at)) = row else {
-            return Ok(None);
-        };
-        let user = decode_user((id, u, d, r, s, dis, dep))?;
-        if user.disabled {
-            return Ok(None);
+        let mut found = std::collections::HashMap::with_capacity(rows.len());
+        for (hash, id, u, d, r, s, dis, dep, kind, csrf, expires_at) in rows {
+            let user = decode_user((id, u, d, r, s, dis, dep))?;
+            if user.disabled {
+                continue;
+            }
+            let kind = if kind == "bearer" {
+                SessionKind::Bearer
+            } else {
+                SessionKind::Cookie
+            };
+            found.insert(
+                hash,
+                Session {
+                    user,
+                    kind,
+                    csrf,
+                    expires_at,
+                },
+            );
         }
-        let kind = if kind == "bearer" {
-            SessionKind::Bearer
-        } else {
-            SessionKind::Cookie
-        };
-        Ok(Some(Session {
-            user,
-            kind,
-            csrf,
-            expires_at,
-        }))
+        Ok(hashes.iter().map(|h| found.get(h).cloned()).collect())
     }
 
     pub async fn delete_session(&self, token_hash: &str) -> Result<()> {

@@ -18,6 +18,7 @@ use sqlx::sqlite::{
 pub mod accounts;
 pub mod apikeys;
 pub mod audit;
+mod batch;
 mod copy_text;
 pub mod demo;
 pub mod demo_events;
@@ -93,14 +94,25 @@ pub(crate) use {on_pool, on_read, on_write};
 /// waits its turn under the busy timeout. PostgreSQL locks rows, not the database.
 pub(crate) trait BeginWrite: sqlx::Database {
     const BEGIN: &'static str;
+    /// `$1` new event ids, for a batch written in one statement (a multi-row INSERT's
+    /// RETURNING order is not promised, so ids are taken first). Run inside the write
+    /// transaction.
+    const NEW_EVENT_IDS: &'static str;
 }
 
 impl BeginWrite for sqlx::Sqlite {
     const BEGIN: &'static str = "BEGIN IMMEDIATE";
+    // The write lock is held from BEGIN IMMEDIATE, so no other writer can take these ids
+    // before the transaction ends; AUTOINCREMENT never reuses one, hence sqlite_sequence.
+    const NEW_EVENT_IDS: &'static str = "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < $1) \
+        SELECT MAX(COALESCE((SELECT MAX(id) FROM events), 0), \
+                   COALESCE((SELECT seq FROM sqlite_sequence WHERE name = 'events'), 0)) + i FROM n";
 }
 
 impl BeginWrite for sqlx::Postgres {
     const BEGIN: &'static str = "BEGIN";
+    const NEW_EVENT_IDS: &'static str =
+        "SELECT nextval(pg_get_serial_sequence('events', 'id')) FROM generate_series(1, $1)";
 }
 
 /// Which database a store runs on.
@@ -117,6 +129,12 @@ pub struct Store {
     pub(crate) keys: Option<std::sync::Arc<linli_pii::Keyring>>,
     /// Parsed boundaries for locating events, shared by the store's clones.
     pub(crate) shapes: std::sync::Arc<events::ShapeCache>,
+    /// The events' catalog kept in memory, shared by the store's clones.
+    pub(crate) catalog: std::sync::Arc<events::CatalogCache>,
+    /// Reports waiting to be filed together (see `events::create`).
+    pub(crate) reports: events::ReportQueue,
+    /// Session lookups waiting to be answered together.
+    pub(crate) sessions: accounts::SessionQueue,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -164,6 +182,9 @@ impl Store {
                 db: Db::Postgres(pool),
                 keys: None,
                 shapes: Default::default(),
+                catalog: Default::default(),
+                reports: Default::default(),
+                sessions: Default::default(),
             };
             store.ensure_typology().await?;
             store.ensure_event_catalog().await?;
@@ -192,6 +213,9 @@ impl Store {
             db: Db::Sqlite { read, write },
             keys: None,
             shapes: Default::default(),
+            catalog: Default::default(),
+            reports: Default::default(),
+            sessions: Default::default(),
         };
         store.ensure_typology().await?;
         store.ensure_event_catalog().await?;
@@ -221,6 +245,16 @@ impl Store {
                 read.num_idle() + write.num_idle(),
             ),
             Db::Postgres(p) => (p.size(), p.num_idle()),
+        }
+    }
+
+    /// A clone for a queue's own task: it shares everything but the queues, so the task
+    /// does not keep its queue open after every store handle is gone.
+    pub(crate) fn without_queues(&self) -> Store {
+        Store {
+            reports: Default::default(),
+            sessions: Default::default(),
+            ..self.clone()
         }
     }
 

@@ -28,6 +28,9 @@ pub use unit::Unit;
 pub const DUPLICATE_RADIUS_M: f64 = 50.0;
 /// How far back possible duplicates are looked for.
 pub const DUPLICATE_WINDOW_MS: i64 = 7 * DAY_MS;
+/// The most possible duplicates shown (the nearest): a hot spot with hundreds of open
+/// reports must not make every new report's answer long and slow.
+pub const MAX_DUPLICATES_SHOWN: usize = 10;
 /// How long after closure the reporter may reopen an event.
 pub const REOPEN_WINDOW_MS: i64 = 7 * DAY_MS;
 /// At most this many photos per report or feedback.

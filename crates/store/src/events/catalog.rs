@@ -3,6 +3,9 @@
 //! admins or replaced by an imported workbook, every change audited.
 
 use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use linli_core::events::category::{
     default_categories, default_departments, CategoryDef, DepartmentDef, HandlingLevel,
@@ -88,6 +91,53 @@ impl Department {
             linli_core::i18n::Lang::En => &self.name_en,
         }
     }
+}
+
+/// The whole catalog at one moment, as the hot paths (creating an event, naming categories
+/// and departments in answers) read it.
+#[derive(Debug, Default)]
+pub struct Catalog {
+    /// In list order (parents before their children).
+    pub categories: Vec<Category>,
+    /// By code.
+    pub departments: Vec<Department>,
+    category_index: HashMap<String, usize>,
+}
+
+impl Catalog {
+    fn new(categories: Vec<Category>, departments: Vec<Department>) -> Catalog {
+        let category_index = categories
+            .iter()
+            .enumerate()
+            .map(|(i, c)| (c.code.clone(), i))
+            .collect();
+        Catalog {
+            categories,
+            departments,
+            category_index,
+        }
+    }
+
+    pub fn category(&self, code: &str) -> Option<&Category> {
+        self.category_index.get(code).map(|&i| &self.categories[i])
+    }
+
+    pub fn department(&self, id: i64) -> Option<&Department> {
+        self.departments.iter().find(|d| d.id == id)
+    }
+}
+
+/// How long a catalog read from the database serves before it is read again. Changes made
+/// through this process are seen at once; another process's within this time.
+const CATALOG_FRESH: Duration = Duration::from_secs(1);
+
+/// The catalog kept in memory, shared by a store's clones.
+#[derive(Debug, Default)]
+pub struct CatalogCache {
+    slot: Mutex<Option<(Instant, Arc<Catalog>)>>,
+    /// Counts this process's changes, so that a read which began before a change is not
+    /// kept after it.
+    changes: AtomicU64,
 }
 
 /// Inserts or updates departments by code inside `tx`; returns code → id.
@@ -188,7 +238,39 @@ impl Store {
             upsert_categories!(tx, default_categories(), ids, 0i64, now);
             tx.commit().await?;
         });
+        self.forget_catalog();
         Ok(())
+    }
+
+    /// The catalog, from memory while fresh (see [`CATALOG_FRESH`]).
+    pub async fn catalog(&self) -> Result<Arc<Catalog>> {
+        if let Ok(slot) = self.catalog.slot.lock() {
+            if let Some((at, catalog)) = slot.as_ref() {
+                if at.elapsed() < CATALOG_FRESH {
+                    return Ok(catalog.clone());
+                }
+            }
+        }
+        let read_at = Instant::now();
+        let changes = self.catalog.changes.load(Ordering::SeqCst);
+        let catalog = Arc::new(Catalog::new(
+            self.categories().await?,
+            self.departments().await?,
+        ));
+        if let Ok(mut slot) = self.catalog.slot.lock() {
+            if self.catalog.changes.load(Ordering::SeqCst) == changes {
+                *slot = Some((read_at, catalog.clone()));
+            }
+        }
+        Ok(catalog)
+    }
+
+    /// Drops the catalog kept in memory after this process changed it.
+    fn forget_catalog(&self) {
+        self.catalog.changes.fetch_add(1, Ordering::SeqCst);
+        if let Ok(mut slot) = self.catalog.slot.lock() {
+            *slot = None;
+        }
     }
 
     pub async fn departments(&self) -> Result<Vec<Department>> {
@@ -258,6 +340,7 @@ impl Store {
             write_entry!(&mut *tx, actor, &entry)?;
             tx.commit().await?;
         });
+        self.forget_catalog();
         Ok(CatalogImport {
             departments: departments.len(),
             categories: categories.len(),
@@ -315,6 +398,7 @@ impl Store {
             write_entry!(&mut *tx, actor, &entry)?;
             tx.commit().await?;
         });
+        self.forget_catalog();
         self.category(&def.code).await?.ok_or(StoreError::NotFound)
     }
 

@@ -8,7 +8,7 @@ use std::collections::HashMap;
 use linli_core::events::deadline::{Deadline, Stage};
 use linli_core::events::kpi::{bucket, china_day};
 use linli_core::events::{State, Unit, HOUR_MS};
-use linli_core::geo::{cell_of, Position};
+use linli_core::geo::{near_cell_of, Position};
 use linli_core::region::RegionCode;
 
 use super::stats::{aggregate, upsert_stats, Delta};
@@ -163,7 +163,7 @@ impl Store {
                             .push_bind(e.source.as_str())
                             .push_bind(e.position.map(|p| p[0]))
                             .push_bind(e.position.map(|p| p[1]))
-                            .push_bind(e.position.map(cell_of))
+                            .push_bind(e.position.map(near_cell_of))
                             .push_bind(e.building_id)
                             .push_bind(e.region.key())
                             .push_bind(i64::from(e.region.level().number()))

@@ -2,6 +2,9 @@
 //! or imported, else by the nearest registered building, all within the district whose
 //! boundary holds the point. A point outside every district boundary linli has is refused.
 //!
+//! A batch of reports is located together: the boundaries and buildings near any of its
+//! points are read at once, then each point is placed on its own.
+//!
 //! Boundaries are parsed once and kept in a [`ShapeCache`] keyed by region and its
 //! `updated_at`, so an edited boundary is re-read and an unchanged one never is.
 
@@ -109,89 +112,169 @@ impl Store {
 
     /// The region a point lies in (see the module documentation).
     pub async fn locate_point(&self, p: Position) -> Result<RegionCode> {
+        self.locate_points(&[p])
+            .await?
+            .pop()
+            .unwrap_or_else(|| Err(outside(p)))
+    }
+
+    /// The region each point lies in, read for all of them at once: the boundaries and
+    /// buildings near any of the points in three queries, then each point on its own. The
+    /// outer `Err` is a database failure; an inner one says why that point has no place.
+    pub(crate) async fn locate_points(
+        &self,
+        points: &[Position],
+    ) -> Result<Vec<Result<RegionCode>>> {
+        let Some(area) = Bounds::around(points) else {
+            return Ok(Vec::new());
+        };
         let admin: Vec<Candidate> = on_read!(self, pool => {
             sqlx::query_as(
                 "SELECT CAST(level AS BIGINT), key, updated_at, min_lon, min_lat, max_lon, max_lat FROM map_layers \
                  WHERE kind = 'boundary' AND level BETWEEN 3 AND 5 \
-                 AND min_lon <= $1 AND max_lon >= $1 AND min_lat <= $2 AND max_lat >= $2",
+                 AND min_lon <= $3 AND max_lon >= $1 AND min_lat <= $4 AND max_lat >= $2",
             )
-            .bind(p[0])
-            .bind(p[1])
+            .bind(area.min[0])
+            .bind(area.min[1])
+            .bind(area.max[0])
+            .bind(area.max[1])
             .fetch_all(pool)
             .await?
         });
-        let admin_region = self.deepest_holding(MAP_LAYER, &admin, p).await?;
-        let district =
-            admin_region.map(|r| linli_core::events::unit::ancestor_at(r, Level::District));
-        if district.is_none() {
+        let mut admin_regions = Vec::with_capacity(points.len());
+        for &p in points {
+            admin_regions.push(self.deepest_holding(MAP_LAYER, &admin, p).await?);
+        }
+        // Whether linli knows any district boundary: a point in none of them is then outside.
+        let bounded = if admin_regions.iter().any(Option::is_none) {
             let districts: i64 = on_read!(self, pool => {
                 sqlx::query_scalar("SELECT COUNT(*) FROM map_layers WHERE kind = 'boundary' AND level = 3")
                     .fetch_one(pool)
                     .await?
             });
-            if districts > 0 {
-                return Err(outside(p));
-            }
-        }
-        let range = district.map_or(
-            KeyRange {
-                start: 0,
-                end: KEY_END,
-            },
-            |d| d.range(),
-        );
+            districts > 0
+        } else {
+            true
+        };
+        let ranges: Vec<KeyRange> = admin_regions
+            .iter()
+            .map(|a| {
+                a.map_or(
+                    KeyRange {
+                        start: 0,
+                        end: KEY_END,
+                    },
+                    |r| linli_core::events::unit::ancestor_at(r, Level::District).range(),
+                )
+            })
+            .collect();
 
         let grids: Vec<Candidate> = on_read!(self, pool => {
             sqlx::query_as(
                 "SELECT CAST(level AS BIGINT), key, updated_at, min_lon, min_lat, max_lon, max_lat FROM grid_details \
-                 WHERE boundary IS NOT NULL AND key >= $3 AND key < $4 \
-                 AND min_lon <= $1 AND max_lon >= $1 AND min_lat <= $2 AND max_lat >= $2",
+                 WHERE boundary IS NOT NULL \
+                 AND min_lon <= $3 AND max_lon >= $1 AND min_lat <= $4 AND max_lat >= $2",
             )
-            .bind(p[0])
-            .bind(p[1])
-            .bind(range.start)
-            .bind(range.end)
+            .bind(area.min[0])
+            .bind(area.min[1])
+            .bind(area.max[0])
+            .bind(area.max[1])
             .fetch_all(pool)
             .await?
         });
-        if let Some(grid) = self.deepest_holding(GRID, &grids, p).await? {
-            return Ok(grid);
+        let mut out: Vec<Option<Result<RegionCode>>> = Vec::with_capacity(points.len());
+        for (i, &p) in points.iter().enumerate() {
+            if admin_regions[i].is_none() && bounded {
+                out.push(Some(Err(outside(p))));
+                continue;
+            }
+            let in_range: Vec<Candidate> = grids
+                .iter()
+                .filter(|c| ranges[i].start <= c.1 && c.1 < ranges[i].end)
+                .copied()
+                .collect();
+            out.push(self.deepest_holding(GRID, &in_range, p).await?.map(Ok));
         }
 
-        let cells = cells_around(p, BUILDING_RINGS);
-        let near: Vec<(i64, i64, f64, f64)> = on_read!(self, pool => {
-            let mut q = sqlx::QueryBuilder::<DB>::new(
-                "SELECT region_key, region_level, lon, lat FROM buildings WHERE cell IN (",
-            );
-            let mut sep = q.separated(", ");
-            for c in &cells {
-                sep.push_bind(*c);
-            }
-            q.push(") AND region_key >= ").push_bind(range.start);
-            q.push(" AND region_key < ").push_bind(range.end);
-            q.build_query_as().fetch_all(pool).await?
-        });
-        let nearest = near
+        // The rest by the nearest registered building.
+        let mut cells: Vec<i64> = points
             .iter()
-            .map(|(k, l, lon, lat)| (haversine_m(p, [*lon, *lat]), *k, *l))
-            .filter(|(d, _, _)| *d <= BUILDING_MAX_M)
-            .min_by(|a, b| a.0.total_cmp(&b.0));
-        if let Some(code) = nearest.and_then(|(_, k, l)| code_of(l, k)) {
-            // The building's own region may be finer than what drew boundaries; an admin
-            // boundary deeper than the building's region wins.
-            return Ok(match admin_region {
-                Some(a) if a.level() > code.level() => a,
-                _ => code,
-            });
-        }
-        admin_region.ok_or_else(|| {
-            StoreError::Invalid(
-                Problem::new("event_unlocated", "events.unlocated")
-                    .arg("lon", p[0])
-                    .arg("lat", p[1])
-                    .field("lon"),
-            )
-        })
+            .zip(&out)
+            .filter(|(_, o)| o.is_none())
+            .flat_map(|(p, _)| cells_around(*p, BUILDING_RINGS))
+            .collect();
+        cells.sort_unstable();
+        cells.dedup();
+        let near: Vec<(i64, i64, f64, f64)> = if cells.is_empty() {
+            Vec::new()
+        } else {
+            on_read!(self, pool => {
+                let mut q = sqlx::QueryBuilder::<DB>::new(
+                    "SELECT region_key, region_level, lon, lat FROM buildings WHERE cell IN (",
+                );
+                let mut sep = q.separated(", ");
+                for c in &cells {
+                    sep.push_bind(*c);
+                }
+                q.push(")");
+                q.build_query_as().fetch_all(pool).await?
+            })
+        };
+        Ok(points
+            .iter()
+            .zip(out)
+            .enumerate()
+            .map(|(i, (&p, found))| {
+                found.unwrap_or_else(|| {
+                    let range = ranges[i];
+                    let nearest = near
+                        .iter()
+                        .filter(|(k, ..)| range.start <= *k && *k < range.end)
+                        .map(|(k, l, lon, lat)| (haversine_m(p, [*lon, *lat]), *k, *l))
+                        .filter(|(d, _, _)| *d <= BUILDING_MAX_M)
+                        .min_by(|a, b| a.0.total_cmp(&b.0));
+                    let admin_region = admin_regions[i];
+                    if let Some(code) = nearest.and_then(|(_, k, l)| code_of(l, k)) {
+                        // The building's own region may be finer than what drew boundaries;
+                        // an admin boundary deeper than the building's region wins.
+                        return Ok(match admin_region {
+                            Some(a) if a.level() > code.level() => a,
+                            _ => code,
+                        });
+                    }
+                    admin_region.ok_or_else(|| {
+                        StoreError::Invalid(
+                            Problem::new("event_unlocated", "events.unlocated")
+                                .arg("lon", p[0])
+                                .arg("lat", p[1])
+                                .field("lon"),
+                        )
+                    })
+                })
+            })
+            .collect())
+    }
+}
+
+/// The box around a batch of points.
+struct Bounds {
+    min: Position,
+    max: Position,
+}
+
+impl Bounds {
+    fn around(points: &[Position]) -> Option<Bounds> {
+        let first = *points.first()?;
+        Some(points.iter().fold(
+            Bounds {
+                min: first,
+                max: first,
+            },
+            |b, p| Bounds {
+                min: [b.min[0].min(p[0]), b.min[1].min(p[1])],
+                max: [b.max[0].max(p[0]), b.max[1].max(p[1])],
+            },
+        ))
     }
 }
 

@@ -6,6 +6,7 @@
 //! two writers never both win), its flow-log row, photos, summons and notifications.
 
 mod catalog;
+mod create;
 mod generate;
 mod locate;
 mod read;
@@ -14,7 +15,8 @@ mod timers;
 mod write;
 
 pub use catalog::CatalogImport;
-pub use catalog::{Category, Department};
+pub use catalog::{Catalog, CatalogCache, Category, Department};
+pub(crate) use create::ReportQueue;
 pub use generate::GenEvent;
 pub use locate::ShapeCache;
 pub use read::{EventFilter, FlowEntry, Nearby, Notification, Photo, Summons};

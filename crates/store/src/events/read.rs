@@ -4,8 +4,9 @@
 
 use std::collections::HashMap;
 
-use linli_core::events::{State, Unit, DUPLICATE_RADIUS_M};
-use linli_core::geo::{cells_around, haversine_m, Position};
+use linli_core::events::{State, Unit, DUPLICATE_RADIUS_M, MAX_DUPLICATES_SHOWN};
+
+use linli_core::geo::{haversine_m, near_cells_around, Position};
 use linli_core::region::KeyRange;
 
 use super::{unit_columns, Event, EventRow, EVENT_COLUMNS};
@@ -45,6 +46,10 @@ pub struct Summons {
     pub due_at: i64,
     pub checked_in_at: Option<i64>,
 }
+
+/// A search for open reports near a point: category, point, since when, and which report
+/// to leave out.
+pub(crate) type NearAsk<'a> = (&'a str, Position, i64, Option<i64>);
 
 /// An open report near another, with its distance in metres.
 #[derive(Debug, Clone, PartialEq)]
@@ -231,8 +236,8 @@ impl Store {
         }))
     }
 
-    /// Open reports of `category` within [`DUPLICATE_RADIUS_M`] of `p` made since `since`,
-    /// nearest first, leaving out `except`.
+    /// The nearest ([`MAX_DUPLICATES_SHOWN`] at most) open reports of `category` within
+    /// [`DUPLICATE_RADIUS_M`] of `p` made since `since`, nearest first, leaving out `except`.
     pub async fn nearby_open(
         &self,
         category: &str,
@@ -240,37 +245,79 @@ impl Store {
         since: i64,
         except: Option<i64>,
     ) -> Result<Vec<Nearby>> {
-        let cells = cells_around(p, 1);
-        let rows: Vec<(i64, String, String, i64, f64, f64)> = on_read!(self, pool => {
+        Ok(self
+            .nearby_open_for(&[(category, p, since, except)])
+            .await?
+            .pop()
+            .unwrap_or_default())
+    }
+
+    /// [`Store::nearby_open`] for several asks (category, point, since, except) in one query:
+    /// the reports of each category in the near cells around its points (about 250 × 270 m).
+    pub(crate) async fn nearby_open_for(
+        &self,
+        asks: &[NearAsk<'_>],
+    ) -> Result<Vec<Vec<Nearby>>> {
+        if asks.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut cells_by_category: HashMap<&str, Vec<i64>> = HashMap::new();
+        for (category, p, ..) in asks {
+            cells_by_category
+                .entry(category)
+                .or_default()
+                .extend(near_cells_around(*p));
+        }
+        type Row = (i64, String, String, String, i64, f64, f64);
+        let rows: Vec<Row> = on_read!(self, pool => {
             let mut q = sqlx::QueryBuilder::<DB>::new(
-                "SELECT id, state, description, created_at, lon, lat FROM events WHERE category_code = ",
+                "SELECT id, category_code, state, description, created_at, lon, lat FROM events WHERE (",
             );
-            q.push_bind(category.to_string());
-            q.push(" AND cell IN (");
-            let mut sep = q.separated(", ");
-            for c in &cells {
-                sep.push_bind(*c);
+            for (i, (category, cells)) in cells_by_category.iter_mut().enumerate() {
+                cells.sort_unstable();
+                cells.dedup();
+                if i > 0 {
+                    q.push(" OR ");
+                }
+                q.push("(category_code = ").push_bind(category.to_string());
+                q.push(" AND cell IN (");
+                let mut sep = q.separated(", ");
+                for c in cells.iter() {
+                    sep.push_bind(*c);
+                }
+                q.push("))");
             }
-            q.push(") AND created_at >= ").push_bind(since);
-            q.push(" AND state IN ('pending', 'handling', 'verifying', 'verified')");
+            // Only what the index (category, cell, …) alone answers: a condition on the
+            // state or the time, or an ORDER BY with a LIMIT, let PostgreSQL's generic plan
+            // walk the state or time index through every recent event instead. A block's
+            // whole history is small (tens of reports a year); old and closed ones are left
+            // out below.
+            q.push(")");
             q.build_query_as().fetch_all(pool).await?
         });
-        let mut out: Vec<Nearby> = rows
-            .into_iter()
-            .filter(|r| Some(r.0) != except)
-            .filter_map(|(id, state, description, created_at, lon, lat)| {
-                let meters = haversine_m(p, [lon, lat]);
-                (meters <= DUPLICATE_RADIUS_M).then_some(Nearby {
-                    id,
-                    state: State::parse(&state)?,
-                    description,
-                    created_at,
-                    meters,
-                })
+        Ok(asks
+            .iter()
+            .map(|(category, p, since, except)| {
+                let mut out: Vec<Nearby> = rows
+                    .iter()
+                    .filter(|r| r.1 == *category && r.4 >= *since && Some(r.0) != *except)
+                    .filter_map(|(id, _, state, description, created_at, lon, lat)| {
+                        let meters = haversine_m(*p, [*lon, *lat]);
+                        let state = State::parse(state).filter(|s| s.is_open())?;
+                        (meters <= DUPLICATE_RADIUS_M).then_some(Nearby {
+                            id: *id,
+                            state,
+                            description: description.clone(),
+                            created_at: *created_at,
+                            meters,
+                        })
+                    })
+                    .collect();
+                out.sort_by(|a, b| a.meters.total_cmp(&b.meters));
+                out.truncate(MAX_DUPLICATES_SHOWN);
+                out
             })
-            .collect();
-        out.sort_by(|a, b| a.meters.total_cmp(&b.meters));
-        Ok(out)
+            .collect())
     }
 
     /// What the state machine knows of an event, as [`Store::act_on_event`] would read it:

@@ -6,18 +6,17 @@ use linli_core::events::deadline::{Deadline, Stage};
 use linli_core::events::flow::{
     apply, Action, Actor as FlowActor, DeadlineChange, Refusal, SummonsState,
 };
-use linli_core::events::{HandlingLevel, State, Unit, DUPLICATE_WINDOW_MS, MAX_PHOTOS};
-use linli_core::geo::{cell_of, Position};
+use linli_core::events::{HandlingLevel, State, Unit, MAX_PHOTOS};
+use linli_core::geo::Position;
 use linli_core::region::{Level, RegionCode};
-use linli_core::registry::phone::Phone;
-use linli_core::{Problem, Role};
+use linli_core::Problem;
 use serde_json::{json, Value};
 
 use super::catalog::{category_chain, grid_may_close};
 use super::stats::{write_deltas, Delta};
 use super::{unit_columns, Event, EventRow, Nearby, EVENT_COLUMNS};
 use crate::accounts::User;
-use crate::{now_ms, on_read, on_write, Result, Store, StoreError};
+use crate::{now_ms, on_write, Result, Store, StoreError};
 use linli_core::events::kpi::{bucket, china_day};
 
 /// Where a report came from.
@@ -81,7 +80,7 @@ pub enum By<'a> {
 }
 
 impl By<'_> {
-    fn flow_actor(&self) -> FlowActor {
+    pub(super) fn flow_actor(&self) -> FlowActor {
         match self {
             By::User(u) => FlowActor::User {
                 id: u.id,
@@ -93,14 +92,14 @@ impl By<'_> {
         }
     }
 
-    fn id(&self) -> Option<i64> {
+    pub(super) fn id(&self) -> Option<i64> {
         match self {
             By::User(u) => Some(u.id),
             _ => None,
         }
     }
 
-    fn name(&self) -> String {
+    pub(super) fn name(&self) -> String {
         match self {
             By::User(u) => u.display_name.clone(),
             By::ApiKey { name, .. } => format!("Open311: {name}"),
@@ -161,20 +160,21 @@ pub struct ActionInput {
     pub check_in_minutes: Option<i64>,
 }
 
-/// A building's region key and level, position, name and address.
-type BuildingPlace = (i64, i64, Option<f64>, Option<f64>, String, String);
-
 /// How long a summoned department has to check in when the whistle names no time.
 pub const DEFAULT_CHECK_IN_MINUTES: i64 = 120;
 /// The longest description or note.
 pub const MAX_TEXT: usize = 2000;
 
-fn invalid(code: &'static str, key: &'static str, field: &'static str) -> StoreError {
+pub(super) fn invalid(code: &'static str, key: &'static str, field: &'static str) -> StoreError {
     StoreError::Invalid(Problem::new(code, key).field(field))
 }
 
 /// Trims and checks a free text: length and no control characters but line breaks.
-fn clean_text(v: Option<&str>, field: &'static str, required: bool) -> Result<Option<String>> {
+pub(super) fn clean_text(
+    v: Option<&str>,
+    field: &'static str,
+    required: bool,
+) -> Result<Option<String>> {
     let t = v.map(str::trim).unwrap_or("");
     if t.is_empty() {
         return if required {
@@ -202,7 +202,7 @@ fn clean_text(v: Option<&str>, field: &'static str, required: bool) -> Result<Op
     Ok(Some(t.to_string()))
 }
 
-fn check_photos(photos: &[PhotoRef]) -> Result<()> {
+pub(super) fn check_photos(photos: &[PhotoRef]) -> Result<()> {
     if photos.len() > MAX_PHOTOS {
         return Err(StoreError::Invalid(
             Problem::new("too_many_photos", "events.too_many_photos")
@@ -298,9 +298,11 @@ macro_rules! notify_unit {
 macro_rules! notify_reporters {
     ($tx:expr, $event:expr, $kind:expr, $at:expr) => {{
         sqlx::query(
+            // Two arms, each on its own index: as one OR, PostgreSQL scanned the table.
             "INSERT INTO notifications (at, user_id, event_id, kind) \
-             SELECT $1, reporter_id, $2, $3 FROM events \
-             WHERE (id = $2 OR merged_into = $2) AND reporter_id IS NOT NULL",
+             SELECT $1, reporter_id, $2, $3 FROM events WHERE id = $2 AND reporter_id IS NOT NULL \
+             UNION ALL \
+             SELECT $1, reporter_id, $2, $3 FROM events WHERE merged_into = $2 AND reporter_id IS NOT NULL",
         )
         .bind($at)
         .bind($event)
@@ -383,7 +385,7 @@ fn next_deadline(ev: &mut Event, change: DeadlineChange, now: i64, allowed_ms: i
 
 /// What a closure adds to the figures: closed (on the day closed, with its handling time)
 /// and resolved (on the day received).
-fn closure_deltas(ev: &Event) -> Vec<Delta> {
+pub(super) fn closure_deltas(ev: &Event) -> Vec<Delta> {
     let Some(closed_at) = ev.closed_at else {
         return Vec::new();
     };
@@ -461,257 +463,6 @@ fn step_deltas(before: &Event, ev: &Event, action: &Action, now: i64) -> Vec<Del
 }
 
 impl Store {
-    /// Files a report: checks it, locates it, routes it by the responsibility list into a
-    /// unit's inbox with the category's deadline, and (for a grid worker whose community's
-    /// admission list allows it) closes it on the spot. One transaction.
-    pub async fn create_event(&self, by: By<'_>, new: NewEvent) -> Result<Created> {
-        let description =
-            clean_text(Some(&new.description), "description", true)?.unwrap_or_default();
-        let address = clean_text(new.address.as_deref(), "address", false)?;
-        let contact_name = clean_text(new.contact_name.as_deref(), "contact_name", false)?;
-        let note = clean_text(new.note.as_deref(), "note", false)?;
-        check_photos(&new.photos)?;
-        let phone = match new
-            .contact_phone
-            .as_deref()
-            .map(str::trim)
-            .filter(|p| !p.is_empty())
-        {
-            None => None,
-            Some(p) => {
-                let phone = Phone::parse(p)
-                    .map_err(|e| StoreError::Invalid(e.problem().field("contact_phone")))?;
-                let keys = self.keys()?;
-                Some((
-                    keys.encrypt_for(linli_pii::FIELD_PHONE, phone.as_str()),
-                    phone.masked(),
-                ))
-            }
-        };
-        let category = match self.category(new.category.trim()).await? {
-            Some(c) if c.active => c,
-            _ => {
-                return Err(StoreError::Invalid(
-                    Problem::new("unknown_category", "events.unknown_category")
-                        .arg("value", new.category.trim())
-                        .field("category"),
-                ))
-            }
-        };
-        let source = new.source.unwrap_or(match by {
-            By::User(u) if u.role == Role::Resident => Source::Resident,
-            By::User(_) => Source::Patrol,
-            By::ApiKey { .. } => Source::Open311,
-            By::System => Source::Generated,
-        });
-
-        // Where: a building, a point, or (staff only) a named region.
-        let (region, position, building_id, address) = if let Some(b) = new.building_id {
-            let row: Option<BuildingPlace> = on_read!(self, p => {
-                sqlx::query_as("SELECT region_key, region_level, lon, lat, name, address FROM buildings WHERE id = $1")
-                    .bind(b)
-                    .fetch_optional(p)
-                    .await?
-            });
-            let Some((key, level, lon, lat, name, addr)) = row else {
-                return Err(StoreError::Invalid(
-                    Problem::new("unknown_building", "events.unknown_building")
-                        .arg("value", b)
-                        .field("building_id"),
-                ));
-            };
-            let region = i16::try_from(level)
-                .ok()
-                .and_then(Level::from_number)
-                .and_then(|l| RegionCode::from_key(key, l))
-                .ok_or_else(|| StoreError::Corrupt(format!("building {b}: region")))?;
-            let position = lon.zip(lat).map(|(lon, lat)| [lon, lat]);
-            (
-                region,
-                position,
-                Some(b),
-                address.or(Some(format!("{addr} {name}").trim().to_string())),
-            )
-        } else if let Some(p) = new.position {
-            crate::registry::check_position(Some(p[0]), Some(p[1])).map_err(StoreError::Invalid)?;
-            (self.locate_point(p).await?, Some(p), None, address)
-        } else if let (Some(r), By::User(u)) = (new.region, by) {
-            if u.role == Role::Resident {
-                return Err(invalid(
-                    "location_required",
-                    "events.location_required",
-                    "lon",
-                ));
-            }
-            if !self.region_exists(r).await? {
-                return Err(StoreError::Invalid(
-                    Problem::new("unknown_region", "events.unknown_region")
-                        .arg("value", r)
-                        .field("region"),
-                ));
-            }
-            (r, None, None, address)
-        } else {
-            return Err(invalid(
-                "location_required",
-                "events.location_required",
-                "lon",
-            ));
-        };
-
-        // Staff report only within their own area; residents and clients anywhere linli serves.
-        if let By::User(u) = by {
-            if u.role != Role::Resident && !u.scope.contains(region) {
-                return Err(refused(Refusal::OutsideArea));
-            }
-        }
-
-        let now = now_ms();
-        let allowed_ms = category.deadline_minutes.saturating_mul(60_000);
-        let grace_ms = category.grace_minutes.saturating_mul(60_000);
-        let deadline = Deadline::new(now, allowed_ms, grace_ms);
-        let unit = Unit::first(category.level, category.department_id, region);
-        let mut event = Event {
-            id: 0,
-            category: category.code.clone(),
-            description,
-            source,
-            lon: position.map(|p| p[0]),
-            lat: position.map(|p| p[1]),
-            address,
-            building_id,
-            region,
-            state: State::Pending,
-            unit,
-            reporter_id: by.id(),
-            contact_name,
-            contact_phone_masked: phone.as_ref().map(|p| p.1.clone()),
-            created_at: now,
-            deadline_start: deadline.start,
-            due_at: deadline.due,
-            grace_ms,
-            warned: None,
-            timer_at: deadline.next(None).map(|(_, at)| at),
-            extension_minutes: None,
-            escalations: 0,
-            reopened: 0,
-            accepted_at: None,
-            reported_back_at: None,
-            closed_at: None,
-            closed_on_time: None,
-            rating: None,
-            rating_comment: None,
-            rated_at: None,
-            merged_into: None,
-            version: 0,
-            updated_at: now,
-        };
-        let community_key = linli_core::events::unit::ancestor_at(region, Level::Community).key();
-        let cell = position.map(cell_of);
-        let key_id = match by {
-            By::ApiKey { id, .. } => Some(id),
-            _ => None,
-        };
-
-        let id = on_write!(self, p => {
-            let mut tx = p.begin_with(<DB as crate::BeginWrite>::BEGIN).await?;
-            let closing = if new.close_on_spot {
-                let (chain, _) = category_chain!(tx, &category.code);
-                let may = grid_may_close!(tx, community_key, &chain, category.grid_may_close);
-                let facts = event.facts(Vec::new(), may, category.department_id);
-                let step = apply(&facts, &Action::CloseOnSpot, &by.flow_actor(), now).map_err(refused)?;
-                event.state = step.facts.state;
-                event.closed_at = step.facts.closed_at;
-                event.closed_on_time = Some(true);
-                event.timer_at = None;
-                true
-            } else {
-                false
-            };
-            let (unit_level, unit_key, dept) = unit_columns(event.unit);
-            let id: i64 = sqlx::query_scalar(
-                "INSERT INTO events (category_code, description, source, lon, lat, cell, address, building_id, \
-                 region_key, region_level, state, unit_level, unit_key, department_id, reporter_id, contact_name, \
-                 contact_phone_masked, contact_phone_cipher, open311_key_id, created_at, deadline_start, due_at, \
-                 grace_ms, timer_at, closed_at, closed_on_time, updated_at, attributes) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, \
-                 $20, $21, $22, $23, $24, $25, $26, $27, $28) RETURNING id",
-            )
-            .bind(&event.category)
-            .bind(&event.description)
-            .bind(event.source.as_str())
-            .bind(event.lon)
-            .bind(event.lat)
-            .bind(cell)
-            .bind(event.address.as_deref())
-            .bind(event.building_id)
-            .bind(region.key())
-            .bind(i64::from(region.level().number()))
-            .bind(event.state.as_str())
-            .bind(unit_level)
-            .bind(unit_key)
-            .bind(dept)
-            .bind(event.reporter_id)
-            .bind(event.contact_name.as_deref())
-            .bind(event.contact_phone_masked.as_deref())
-            .bind(phone.as_ref().map(|p| p.0.clone()))
-            .bind(key_id)
-            .bind(now)
-            .bind(event.deadline_start)
-            .bind(event.due_at)
-            .bind(event.grace_ms)
-            .bind(event.timer_at)
-            .bind(event.closed_at)
-            .bind(event.closed_on_time)
-            .bind(now)
-            .bind(new.attributes.as_ref().map(|a| a.to_string()))
-            .fetch_one(&mut *tx)
-            .await?;
-            let detail = json!({"unit": unit_detail(unit), "source": source.as_str()});
-            let flow = write_flow!(tx, id, now, by, "report", None::<&str>, State::Pending.as_str(), None::<&str>, Some(detail));
-            write_photos!(tx, id, flow, &new.photos, now);
-            let mut deltas = vec![Delta {
-                region: Some(region),
-                department: event.unit.department(),
-                category: event.category.clone(),
-                day: china_day(now),
-                received: 1,
-                ..Default::default()
-            }];
-            if closing {
-                deltas.extend(closure_deltas(&Event { id, ..event.clone() }));
-            }
-            write_deltas!(tx, &deltas);
-            if closing {
-                write_flow!(tx, id, now, by, "close_on_spot", Some(State::Pending.as_str()), State::Closed.as_str(), note.as_deref(), None);
-            } else {
-                notify_unit!(tx, (unit_level, unit_key, dept), id, "new", now);
-            }
-            tx.commit().await?;
-            id
-        });
-        event.id = id;
-        let duplicates = match position {
-            Some(p) => {
-                self.nearby_open(&event.category, p, now - DUPLICATE_WINDOW_MS, Some(id))
-                    .await?
-            }
-            None => Vec::new(),
-        };
-        Ok(Created { event, duplicates })
-    }
-
-    async fn region_exists(&self, r: RegionCode) -> Result<bool> {
-        let n: Option<i64> = on_read!(self, p => {
-            sqlx::query_scalar("SELECT key FROM regions WHERE level = $1 AND key = $2")
-                .bind(i64::from(r.level().number()))
-                .bind(r.key())
-                .fetch_optional(p)
-                .await?
-        });
-        Ok(n.is_some())
-    }
-
     /// Applies a person's (or the scheduler's) action to an event through the state
     /// machine, and stores the outcome with its flow-log row. A refusal changes nothing.
     pub async fn act_on_event(
@@ -748,8 +499,9 @@ impl Store {
             }
         }
         if let Action::Whistle { departments } = &action {
+            let catalog = self.catalog().await?;
             for d in departments {
-                if !self.departments().await?.iter().any(|x| x.id == *d) {
+                if catalog.department(*d).is_none() {
                     return Err(StoreError::Invalid(
                         Problem::new("unknown_department", "events.import.unknown_department")
                             .arg("value", d)
@@ -985,7 +737,7 @@ impl Store {
 }
 
 /// A unit as the flow log's detail records it.
-pub(crate) fn unit_detail(unit: Unit) -> Value {
+pub(super) fn unit_detail(unit: Unit) -> Value {
     match unit {
         Unit::Region(c) => {
             json!({"level": HandlingLevel::as_str(unit.handling_level()), "region": c.to_string()})

@@ -1,0 +1,651 @@
+//! Filing reports. A report is checked on its own (texts, phone, category), then queued;
+//! the queue's task files every report that arrived meanwhile together: one round of
+//! reads to locate them all, one transaction to write them all (events, flow log, photos,
+//! figures, notifications), one read for the open reports near them. Under load that turns
+//! a dozen database round trips and one commit per report into a dozen per batch; a lone
+//! report is a batch of one and waits for nothing.
+//!
+//! A report the batch cannot file (outside the district, outside the reporter's area) gets
+//! its own error and the others go on. If the batch's transaction fails, every report in it
+//! is filed again alone, so that one bad report fails only itself.
+
+use std::collections::HashMap;
+use std::sync::{Arc, OnceLock};
+
+use linli_core::events::deadline::Deadline;
+use linli_core::events::flow::{apply, Action, Refusal};
+use linli_core::events::kpi::china_day;
+use linli_core::events::{State, Unit, DUPLICATE_WINDOW_MS};
+use linli_core::geo::{near_cell_of, Position};
+use linli_core::region::{Level, RegionCode};
+use linli_core::registry::phone::Phone;
+use linli_core::{Problem, Role};
+use serde_json::json;
+
+use super::catalog::{category_chain, grid_may_close, Category};
+use super::stats::{write_deltas, Delta};
+use super::write::{
+    check_photos, clean_text, closure_deltas, invalid, unit_detail, By, Created, NewEvent,
+    PhotoRef, Source,
+};
+use super::read::NearAsk;
+use super::{unit_columns, Event, Nearby};
+use crate::accounts::User;
+use crate::batch::Batcher;
+use crate::{now_ms, on_read, on_write, Result, Store, StoreError};
+
+/// The most reports one batch files.
+const MAX_BATCH: usize = 128;
+/// Batches in flight at once: while one waits on a round trip, the next is located or
+/// written. On SQLite the writes still take turns on the one write connection.
+const BATCH_WORKERS: usize = 4;
+
+/// The queue of reports waiting to be filed, started on first use.
+pub(crate) type ReportQueue = Arc<OnceLock<Batcher<Report, Result<Created>>>>;
+
+/// Who files a report, owned so that the report can wait in the queue.
+#[derive(Debug, Clone)]
+enum Reporter {
+    User(User),
+    ApiKey { id: i64, name: String },
+    System,
+}
+
+impl Reporter {
+    fn of(by: By<'_>) -> Reporter {
+        match by {
+            By::User(u) => Reporter::User(u.clone()),
+            By::ApiKey { id, name } => Reporter::ApiKey {
+                id,
+                name: name.to_string(),
+            },
+            By::System => Reporter::System,
+        }
+    }
+
+    fn by(&self) -> By<'_> {
+        match self {
+            Reporter::User(u) => By::User(u),
+            Reporter::ApiKey { id, name } => By::ApiKey { id: *id, name },
+            Reporter::System => By::System,
+        }
+    }
+}
+
+/// Where a report says it is, before it is located.
+#[derive(Debug, Clone, Copy)]
+enum Spot {
+    Building(i64),
+    Point(Position),
+    /// Named by staff (a hotline call).
+    Region(RegionCode),
+}
+
+/// A report checked on its own, waiting in the queue.
+#[derive(Debug)]
+pub(crate) struct Report {
+    reporter: Reporter,
+    category: Category,
+    source: Source,
+    description: String,
+    address: Option<String>,
+    contact_name: Option<String>,
+    /// The phone encrypted, and masked for display.
+    phone: Option<(Vec<u8>, String)>,
+    note: Option<String>,
+    photos: Vec<PhotoRef>,
+    close_on_spot: bool,
+    attributes: Option<serde_json::Value>,
+    spot: Spot,
+    now: i64,
+}
+
+/// Where a report was located.
+struct Place {
+    region: RegionCode,
+    position: Option<Position>,
+    building_id: Option<i64>,
+    address: Option<String>,
+}
+
+/// A report located and routed, ready to write.
+struct Routed<'a> {
+    report: &'a Report,
+    event: Event,
+    cell: Option<i64>,
+    closing: bool,
+}
+
+/// A building's region key and level, position, name and address.
+type BuildingPlace = (i64, i64, i64, Option<f64>, Option<f64>, String, String);
+
+impl Store {
+    /// Files a report: checks it, locates it, routes it by the responsibility list into a
+    /// unit's inbox with the category's deadline, and (for a grid worker whose community's
+    /// admission list allows it) closes it on the spot. Written in one transaction, shared
+    /// with the reports filed at the same moment (see the module documentation).
+    pub async fn create_event(&self, by: By<'_>, new: NewEvent) -> Result<Created> {
+        self.create_event_at(by, new, now_ms()).await
+    }
+
+    /// [`Store::create_event`] received at a given moment: a replay of recorded tickets files
+    /// each at the moment it arrived, so that its deadline and figures fall where they did.
+    pub async fn create_event_at(&self, by: By<'_>, new: NewEvent, now: i64) -> Result<Created> {
+        let report = self.check_report(by, new, now).await?;
+        let queue = self.reports.get_or_init(|| {
+            let filer = self.without_queues();
+            Batcher::spawn(MAX_BATCH, BATCH_WORKERS, move |reports| {
+                let filer = filer.clone();
+                async move { filer.file_reports(reports).await }
+            })
+        });
+        queue.call(report).await.unwrap_or_else(|| {
+            Err(StoreError::Config(
+                "the report queue has stopped: linli is shutting down".into(),
+            ))
+        })
+    }
+
+    /// Everything about a report that needs no other report: its texts, phone, photos,
+    /// category and the kind of place it names.
+    async fn check_report(&self, by: By<'_>, new: NewEvent, now: i64) -> Result<Report> {
+        let description =
+            clean_text(Some(&new.description), "description", true)?.unwrap_or_default();
+        let address = clean_text(new.address.as_deref(), "address", false)?;
+        let contact_name = clean_text(new.contact_name.as_deref(), "contact_name", false)?;
+        let note = clean_text(new.note.as_deref(), "note", false)?;
+        check_photos(&new.photos)?;
+        let phone = match new
+            .contact_phone
+            .as_deref()
+            .map(str::trim)
+            .filter(|p| !p.is_empty())
+        {
+            None => None,
+            Some(p) => {
+                let phone = Phone::parse(p)
+                    .map_err(|e| StoreError::Invalid(e.problem().field("contact_phone")))?;
+                let keys = self.keys()?;
+                Some((
+                    keys.encrypt_for(linli_pii::FIELD_PHONE, phone.as_str()),
+                    phone.masked(),
+                ))
+            }
+        };
+        let catalog = self.catalog().await?;
+        let category = match catalog.category(new.category.trim()) {
+            Some(c) if c.active => c.clone(),
+            _ => {
+                return Err(StoreError::Invalid(
+                    Problem::new("unknown_category", "events.unknown_category")
+                        .arg("value", new.category.trim())
+                        .field("category"),
+                ))
+            }
+        };
+        let source = new.source.unwrap_or(match by {
+            By::User(u) if u.role == Role::Resident => Source::Resident,
+            By::User(_) => Source::Patrol,
+            By::ApiKey { .. } => Source::Open311,
+            By::System => Source::Generated,
+        });
+        let spot = if let Some(b) = new.building_id {
+            Spot::Building(b)
+        } else if let Some(p) = new.position {
+            crate::registry::check_position(Some(p[0]), Some(p[1])).map_err(StoreError::Invalid)?;
+            Spot::Point(p)
+        } else {
+            match (new.region, by) {
+                (Some(r), By::User(u)) if u.role != Role::Resident => Spot::Region(r),
+                _ => {
+                    return Err(invalid(
+                        "location_required",
+                        "events.location_required",
+                        "lon",
+                    ))
+                }
+            }
+        };
+        Ok(Report {
+            reporter: Reporter::of(by),
+            category,
+            source,
+            description,
+            address,
+            contact_name,
+            phone,
+            note,
+            photos: new.photos,
+            close_on_spot: new.close_on_spot,
+            attributes: new.attributes,
+            spot,
+            now,
+        })
+    }
+
+    /// Files a batch; if its transaction fails, files each report alone so that each gets
+    /// its own answer.
+    async fn file_reports(&self, reports: Vec<Report>) -> Vec<Result<Created>> {
+        match self.file_batch(&reports).await {
+            Ok(out) => out,
+            Err(e) if reports.len() == 1 => vec![Err(e)],
+            Err(e) => {
+                tracing::warn!(reports = reports.len(), error = %e, "a batch of reports failed; filing each alone");
+                let mut out = Vec::with_capacity(reports.len());
+                for r in &reports {
+                    out.push(match self.file_batch(std::slice::from_ref(r)).await {
+                        Ok(mut one) => one.pop().unwrap_or_else(|| {
+                            Err(StoreError::Corrupt("a report went unanswered".into()))
+                        }),
+                        Err(e) => Err(e),
+                    });
+                }
+                out
+            }
+        }
+    }
+
+    /// Locates, routes and writes `reports`; one answer per report, in order. An `Err` is a
+    /// failure of the whole batch (nothing of it was written).
+    async fn file_batch(&self, reports: &[Report]) -> Result<Vec<Result<Created>>> {
+        let places = self.place_reports(reports).await?;
+        let mut answers: Vec<Option<Result<Created>>> = Vec::with_capacity(reports.len());
+        let mut routed: Vec<(usize, Routed)> = Vec::with_capacity(reports.len());
+        for (i, (report, place)) in reports.iter().zip(places).enumerate() {
+            let step = match place {
+                Ok(place) => self.route(report, place).await?,
+                Err(e) => Err(e),
+            };
+            match step {
+                Ok(r) => {
+                    answers.push(None);
+                    routed.push((i, r));
+                }
+                Err(e) => answers.push(Some(Err(e))),
+            }
+        }
+        if !routed.is_empty() {
+            let (slots, mut batch): (Vec<usize>, Vec<Routed>) = routed.into_iter().unzip();
+            self.write_reports(&mut batch).await?;
+            let near = self.nearby_open_many(&batch).await?;
+            for (i, (r, duplicates)) in slots.into_iter().zip(batch.into_iter().zip(near)) {
+                answers[i] = Some(Ok(Created {
+                    event: r.event,
+                    duplicates,
+                }));
+            }
+        }
+        Ok(answers
+            .into_iter()
+            .map(|a| {
+                a.unwrap_or_else(|| Err(StoreError::Corrupt("a report went unanswered".into())))
+            })
+            .collect())
+    }
+
+    /// Where each report is: its building's region, the region holding its point, or the
+    /// region staff named. Buildings and points are read for the whole batch at once.
+    async fn place_reports(&self, reports: &[Report]) -> Result<Vec<Result<Place>>> {
+        let building_ids: Vec<i64> = reports
+            .iter()
+            .filter_map(|r| match r.spot {
+                Spot::Building(b) => Some(b),
+                _ => None,
+            })
+            .collect();
+        let buildings = self.building_places(&building_ids).await?;
+        let points: Vec<Position> = reports
+            .iter()
+            .filter_map(|r| match r.spot {
+                Spot::Point(p) => Some(p),
+                _ => None,
+            })
+            .collect();
+        let mut located = self.locate_points(&points).await?.into_iter();
+        let mut out = Vec::with_capacity(reports.len());
+        for r in reports {
+            out.push(match r.spot {
+                Spot::Building(b) => building_place(b, buildings.get(&b), r.address.clone()),
+                Spot::Point(p) => located
+                    .next()
+                    .unwrap_or_else(|| Err(StoreError::Corrupt("a point went unlocated".into())))
+                    .map(|region| Place {
+                        region,
+                        position: Some(p),
+                        building_id: None,
+                        address: r.address.clone(),
+                    }),
+                Spot::Region(region) => {
+                    if self.region_exists(region).await? {
+                        Ok(Place {
+                            region,
+                            position: None,
+                            building_id: None,
+                            address: r.address.clone(),
+                        })
+                    } else {
+                        Err(StoreError::Invalid(
+                            Problem::new("unknown_region", "events.unknown_region")
+                                .arg("value", region)
+                                .field("region"),
+                        ))
+                    }
+                }
+            });
+        }
+        Ok(out)
+    }
+
+    /// The registered buildings among `ids`, by id.
+    async fn building_places(&self, ids: &[i64]) -> Result<HashMap<i64, BuildingPlace>> {
+        if ids.is_empty() {
+            return Ok(HashMap::new());
+        }
+        let rows: Vec<BuildingPlace> = on_read!(self, p => {
+            let mut q = sqlx::QueryBuilder::<DB>::new(
+                "SELECT id, region_key, region_level, lon, lat, name, address FROM buildings WHERE id IN (",
+            );
+            let mut sep = q.separated(", ");
+            for id in ids {
+                sep.push_bind(*id);
+            }
+            q.push(")");
+            q.build_query_as().fetch_all(p).await?
+        });
+        Ok(rows.into_iter().map(|r| (r.0, r)).collect())
+    }
+
+    /// Checks the reporter may report there, routes the report by the responsibility list
+    /// and, for a closure on the spot, asks the admission list and the state machine. The
+    /// outer `Err` is a database failure; the inner one this report's own refusal.
+    async fn route<'a>(&self, report: &'a Report, place: Place) -> Result<Result<Routed<'a>>> {
+        let by = report.reporter.by();
+        // Staff report only within their own area; residents and clients anywhere linli serves.
+        if let By::User(u) = by {
+            if u.role != Role::Resident && !u.scope.contains(place.region) {
+                return Ok(Err(StoreError::Refused(Refusal::OutsideArea)));
+            }
+        }
+        let category = &report.category;
+        let now = report.now;
+        let allowed_ms = category.deadline_minutes.saturating_mul(60_000);
+        let grace_ms = category.grace_minutes.saturating_mul(60_000);
+        let deadline = Deadline::new(now, allowed_ms, grace_ms);
+        let region = place.region;
+        let mut event = Event {
+            id: 0,
+            category: category.code.clone(),
+            description: report.description.clone(),
+            source: report.source,
+            lon: place.position.map(|p| p[0]),
+            lat: place.position.map(|p| p[1]),
+            address: place.address,
+            building_id: place.building_id,
+            region,
+            state: State::Pending,
+            unit: Unit::first(category.level, category.department_id, region),
+            reporter_id: by.id(),
+            contact_name: report.contact_name.clone(),
+            contact_phone_masked: report.phone.as_ref().map(|p| p.1.clone()),
+            created_at: now,
+            deadline_start: deadline.start,
+            due_at: deadline.due,
+            grace_ms,
+            warned: None,
+            timer_at: deadline.next(None).map(|(_, at)| at),
+            extension_minutes: None,
+            escalations: 0,
+            reopened: 0,
+            accepted_at: None,
+            reported_back_at: None,
+            closed_at: None,
+            closed_on_time: None,
+            rating: None,
+            rating_comment: None,
+            rated_at: None,
+            merged_into: None,
+            version: 0,
+            updated_at: now,
+        };
+        if report.close_on_spot {
+            let community = linli_core::events::unit::ancestor_at(region, Level::Community).key();
+            let may = on_read!(self, p => {
+                let mut conn = p.acquire().await?;
+                let (chain, _) = category_chain!(conn, &category.code);
+                grid_may_close!(conn, community, &chain, category.grid_may_close)
+            });
+            let facts = event.facts(Vec::new(), may, category.department_id);
+            match apply(&facts, &Action::CloseOnSpot, &by.flow_actor(), now) {
+                Ok(step) => {
+                    event.state = step.facts.state;
+                    event.closed_at = step.facts.closed_at;
+                    event.closed_on_time = Some(true);
+                    event.timer_at = None;
+                }
+                Err(r) => return Ok(Err(StoreError::Refused(r))),
+            }
+        }
+        Ok(Ok(Routed {
+            report,
+            cell: place.position.map(near_cell_of),
+            closing: report.close_on_spot,
+            event,
+        }))
+    }
+
+    /// Writes a batch of routed reports in one transaction, giving each event its id.
+    async fn write_reports(&self, batch: &mut [Routed<'_>]) -> Result<()> {
+        let n = i64::try_from(batch.len()).unwrap_or(i64::MAX);
+        let mut deltas = Vec::with_capacity(batch.len());
+        on_write!(self, p => {
+            let mut tx = p.begin_with(<DB as crate::BeginWrite>::BEGIN).await?;
+            let ids: Vec<i64> = sqlx::query_scalar(<DB as crate::BeginWrite>::NEW_EVENT_IDS)
+                .bind(n)
+                .fetch_all(&mut *tx)
+                .await?;
+            if ids.len() != batch.len() {
+                return Err(StoreError::Corrupt(format!("asked for {n} event ids, got {}", ids.len())));
+            }
+            for (r, id) in batch.iter_mut().zip(&ids) {
+                r.event.id = *id;
+            }
+
+            let mut q = sqlx::QueryBuilder::<DB>::new(
+                "INSERT INTO events (id, category_code, description, source, lon, lat, cell, address, building_id, \
+                 region_key, region_level, state, unit_level, unit_key, department_id, reporter_id, contact_name, \
+                 contact_phone_masked, contact_phone_cipher, open311_key_id, created_at, deadline_start, due_at, \
+                 grace_ms, timer_at, closed_at, closed_on_time, updated_at, attributes) ",
+            );
+            q.push_values(batch.iter(), |mut b, r| {
+                let e = &r.event;
+                let (unit_level, unit_key, dept) = unit_columns(e.unit);
+                let key_id = match r.report.reporter {
+                    Reporter::ApiKey { id, .. } => Some(id),
+                    _ => None,
+                };
+                b.push_bind(e.id)
+                    .push_bind(e.category.clone())
+                    .push_bind(e.description.clone())
+                    .push_bind(e.source.as_str())
+                    .push_bind(e.lon)
+                    .push_bind(e.lat)
+                    .push_bind(r.cell)
+                    .push_bind(e.address.clone())
+                    .push_bind(e.building_id)
+                    .push_bind(e.region.key())
+                    .push_bind(i64::from(e.region.level().number()))
+                    .push_bind(e.state.as_str())
+                    .push_bind(unit_level)
+                    .push_bind(unit_key)
+                    .push_bind(dept)
+                    .push_bind(e.reporter_id)
+                    .push_bind(e.contact_name.clone())
+                    .push_bind(e.contact_phone_masked.clone())
+                    .push_bind(r.report.phone.as_ref().map(|p| p.0.clone()))
+                    .push_bind(key_id)
+                    .push_bind(e.created_at)
+                    .push_bind(e.deadline_start)
+                    .push_bind(e.due_at)
+                    .push_bind(e.grace_ms)
+                    .push_bind(e.timer_at)
+                    .push_bind(e.closed_at)
+                    .push_bind(e.closed_on_time)
+                    .push_bind(e.updated_at)
+                    .push_bind(r.report.attributes.as_ref().map(|a| a.to_string()));
+            });
+            q.build().execute(&mut *tx).await?;
+
+            // The flow log: every report, and the closure of those closed on the spot.
+            let mut flows: Vec<(i64, &Routed, &'static str)> = batch.iter().map(|r| (r.event.id, r, "report")).collect();
+            flows.extend(batch.iter().filter(|r| r.closing).map(|r| (r.event.id, r, "close_on_spot")));
+            let mut q = sqlx::QueryBuilder::<DB>::new(
+                "INSERT INTO event_flow (event_id, at, actor_id, actor_name, action, from_state, to_state, note, detail) ",
+            );
+            q.push_values(flows.iter(), |mut b, (id, r, action)| {
+                let by = r.report.reporter.by();
+                let (from, to, note, detail) = if *action == "report" {
+                    let detail = json!({"unit": unit_detail(r.event.unit), "source": r.event.source.as_str()});
+                    (None, State::Pending.as_str(), None, Some(detail.to_string()))
+                } else {
+                    (Some(State::Pending.as_str()), State::Closed.as_str(), r.report.note.clone(), None)
+                };
+                b.push_bind(*id)
+                    .push_bind(r.report.now)
+                    .push_bind(by.id())
+                    .push_bind(by.name())
+                    .push_bind(*action)
+                    .push_bind(from)
+                    .push_bind(to)
+                    .push_bind(note)
+                    .push_bind(detail);
+            });
+            q.push(" RETURNING id, event_id, action");
+            let flow_ids: Vec<(i64, i64, String)> = q.build_query_as().fetch_all(&mut *tx).await?;
+            let report_flow: HashMap<i64, i64> = flow_ids
+                .into_iter()
+                .filter(|(_, _, action)| action == "report")
+                .map(|(flow, event, _)| (event, flow))
+                .collect();
+
+            let photos: Vec<(i64, i64, &PhotoRef, i64)> = batch
+                .iter()
+                .flat_map(|r| {
+                    let flow = report_flow.get(&r.event.id).copied().unwrap_or_default();
+                    r.report.photos.iter().map(move |ph| (r.event.id, flow, ph, r.report.now))
+                })
+                .collect();
+            if !photos.is_empty() {
+                let mut q = sqlx::QueryBuilder::<DB>::new(
+                    "INSERT INTO event_photos (event_id, flow_id, sha256, format, bytes, width, height, created_at) ",
+                );
+                q.push_values(photos.iter(), |mut b, (event, flow, ph, at)| {
+                    b.push_bind(*event)
+                        .push_bind(*flow)
+                        .push_bind(ph.sha256.clone())
+                        .push_bind(ph.format.clone())
+                        .push_bind(ph.bytes)
+                        .push_bind(ph.width)
+                        .push_bind(ph.height)
+                        .push_bind(*at);
+                });
+                q.build().execute(&mut *tx).await?;
+            }
+
+            for r in batch.iter() {
+                deltas.push(Delta {
+                    region: Some(r.event.region),
+                    department: r.event.unit.department(),
+                    category: r.event.category.clone(),
+                    day: china_day(r.event.created_at),
+                    received: 1,
+                    ..Default::default()
+                });
+                if r.closing {
+                    deltas.extend(closure_deltas(&r.event));
+                }
+            }
+            write_deltas!(tx, &deltas);
+
+            let inboxes: Vec<&Routed> = batch.iter().filter(|r| !r.closing).collect();
+            if !inboxes.is_empty() {
+                let mut q = sqlx::QueryBuilder::<DB>::new(
+                    "INSERT INTO notifications (at, unit_level, unit_key, department_id, event_id, kind) ",
+                );
+                q.push_values(inboxes.iter(), |mut b, r| {
+                    let (level, key, dept) = unit_columns(r.event.unit);
+                    b.push_bind(r.report.now)
+                        .push_bind(level)
+                        .push_bind(key)
+                        .push_bind(dept)
+                        .push_bind(r.event.id)
+                        .push_bind("new");
+                });
+                q.build().execute(&mut *tx).await?;
+            }
+            tx.commit().await?;
+        });
+        Ok(())
+    }
+
+    /// The open reports near each new one with a position (see [`Store::nearby_open`]), read
+    /// for the whole batch at once.
+    async fn nearby_open_many(&self, batch: &[Routed<'_>]) -> Result<Vec<Vec<Nearby>>> {
+        let asks: Vec<Option<NearAsk>> = batch
+            .iter()
+            .map(|r| {
+                let e = &r.event;
+                e.lon.zip(e.lat).map(|(lon, lat)| {
+                    (
+                        e.category.as_str(),
+                        [lon, lat],
+                        e.created_at - DUPLICATE_WINDOW_MS,
+                        Some(e.id),
+                    )
+                })
+            })
+            .collect();
+        let wanted: Vec<NearAsk> =
+            asks.iter().flatten().copied().collect();
+        let mut found = self.nearby_open_for(&wanted).await?.into_iter();
+        Ok(asks
+            .iter()
+            .map(|a| match a {
+                Some(_) => found.next().unwrap_or_default(),
+                None => Vec::new(),
+            })
+            .collect())
+    }
+
+    async fn region_exists(&self, r: RegionCode) -> Result<bool> {
+        let n: Option<i64> = on_read!(self, p => {
+            sqlx::query_scalar("SELECT key FROM regions WHERE level = $1 AND key = $2")
+                .bind(i64::from(r.level().number()))
+                .bind(r.key())
+                .fetch_optional(p)
+                .await?
+        });
+        Ok(n.is_some())
+    }
+}
+
+/// A report's place from its building, or the error naming the unknown building.
+fn building_place(id: i64, row: Option<&BuildingPlace>, address: Option<String>) -> Result<Place> {
+    let Some((_, key, level, lon, lat, name, addr)) = row else {
+        return Err(StoreError::Invalid(
+            Problem::new("unknown_building", "events.unknown_building")
+                .arg("value", id)
+                .field("building_id"),
+        ));
+    };
+    let region = i16::try_from(*level)
+        .ok()
+        .and_then(Level::from_number)
+        .and_then(|l| RegionCode::from_key(*key, l))
+        .ok_or_else(|| StoreError::Corrupt(format!("building {id}: region")))?;
+    Ok(Place {
+        region,
+        position: lon.zip(*lat).map(|(lon, lat)| [lon, lat]),
+        building_id: Some(id),
+        address: address.or(Some(format!("{addr} {name}").trim().to_string())),
+    })
+}
