@@ -23,12 +23,12 @@ use linli_core::{Problem, Role};
 use serde_json::json;
 
 use super::catalog::{category_chain, grid_may_close, Category};
+use super::read::NearAsk;
 use super::stats::{write_deltas, Delta};
 use super::write::{
     check_photos, clean_text, closure_deltas, invalid, unit_detail, By, Created, NewEvent,
     PhotoRef, Source,
 };
-use super::read::NearAsk;
 use super::{unit_columns, Event, Nearby};
 use crate::accounts::User;
 use crate::batch::Batcher;
@@ -604,8 +604,7 @@ impl Store {
                 })
             })
             .collect();
-        let wanted: Vec<NearAsk> =
-            asks.iter().flatten().copied().collect();
+        let wanted: Vec<NearAsk> = asks.iter().flatten().copied().collect();
         let mut found = self.nearby_open_for(&wanted).await?.into_iter();
         Ok(asks
             .iter()

@@ -254,10 +254,7 @@ impl Store {
 
     /// [`Store::nearby_open`] for several asks (category, point, since, except) in one query:
     /// the reports of each category in the near cells around its points (about 250 × 270 m).
-    pub(crate) async fn nearby_open_for(
-        &self,
-        asks: &[NearAsk<'_>],
-    ) -> Result<Vec<Vec<Nearby>>> {
+    pub(crate) async fn nearby_open_for(&self, asks: &[NearAsk<'_>]) -> Result<Vec<Vec<Nearby>>> {
         if asks.is_empty() {
             return Ok(Vec::new());
         }
