@@ -18,6 +18,7 @@ mod divisions;
 mod events;
 mod events_crash;
 mod events_load;
+mod la311;
 mod machine;
 mod registry;
 mod stats;
@@ -106,6 +107,32 @@ enum Command {
         seconds: u64,
         #[arg(long, default_value_t = 8)]
         clients: usize,
+    },
+    /// Replay the real Los Angeles 311 tickets (../shared/data/tickets) into a fresh demo
+    /// district at `speed` times real time, and check that none is lost and that the event
+    /// figures equal those computed from the source.
+    La311 {
+        #[command(flatten)]
+        pg: PgArg,
+        /// The MyLA311 directory.
+        #[arg(long, default_value = concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/data/tickets/la_myla311"))]
+        data: PathBuf,
+        /// The files to replay, one after another, as a comma list.
+        #[arg(long, value_delimiter = ',', default_value = la311::DEFAULT_FILES)]
+        files: Vec<String>,
+        /// Virtual time runs this many times faster than wall time.
+        #[arg(long, default_value_t = 100.0)]
+        speed: f64,
+        /// Wall minutes to keep time after a file's last arrival before applying the
+        /// remaining closings as fast as possible.
+        #[arg(long, default_value_t = 10.0)]
+        tail_minutes: f64,
+        /// The demo's scale (buildings to map the tickets' locations onto).
+        #[arg(long, default_value_t = la311::DEFAULT_SCALE)]
+        scale: f64,
+        /// Also write the report to bench/RESULTS-la311.md.
+        #[arg(long)]
+        write: bool,
     },
     /// Both benchmarks, as one Markdown report on stdout and in bench/RESULTS.md.
     All {
@@ -204,6 +231,7 @@ fn main() -> anyhow::Result<()> {
         | Command::Events { pg, .. }
         | Command::EventsLoad { pg, .. }
         | Command::EventsCrash { pg, .. }
+        | Command::La311 { pg, .. }
         | Command::DivisionsCase { pg, .. } => pg.url.clone().filter(|u| !u.is_empty()),
         Command::DivisionsCsv { .. } => None,
     };
@@ -307,6 +335,39 @@ fn main() -> anyhow::Result<()> {
                 md.push_str(&rt.block_on(events_crash::run(&opts))?);
             }
             print!("# linli killed during load\n\n{md}");
+        }
+        Command::La311 {
+            data,
+            files,
+            speed,
+            tail_minutes,
+            scale,
+            write,
+            ..
+        } => {
+            let machine = rt.block_on(machine::describe("la311", pg.as_deref()));
+            let opts = la311::Options {
+                data,
+                files,
+                speed,
+                tail_minutes,
+                scale,
+                pg: pg.is_some(),
+            };
+            let done = rt.block_on(la311::run(&opts))?;
+            let report = format!(
+                "# linli replaying Los Angeles 311 tickets\n\n{machine}\n{}",
+                done.markdown
+            );
+            print!("{report}");
+            if write {
+                let path = concat!(env!("CARGO_MANIFEST_DIR"), "/RESULTS-la311.md");
+                std::fs::write(path, &report).with_context(|| format!("writing {path}"))?;
+                eprintln!("written to {path}");
+            }
+            if !done.passed {
+                anyhow::bail!("the replay failed its checks (see the report)");
+            }
         }
         Command::All {
             load,
