@@ -198,6 +198,24 @@ pub struct CreatedDto {
     pub possible_duplicates: Vec<NearbyDto>,
 }
 
+/// A department by its code, or the error naming the unknown code.
+pub(crate) fn department_by_code(
+    departments: &[linli_store::events::Department],
+    code: &str,
+) -> AppResult<i64> {
+    departments
+        .iter()
+        .find(|d| d.code == code.trim())
+        .map(|d| d.id)
+        .ok_or_else(|| {
+            AppError::bad_request(
+                Problem::new("unknown_department", "events.import.unknown_department")
+                    .arg("value", code)
+                    .field("department"),
+            )
+        })
+}
+
 /// The names the views need, read once per request.
 struct Names {
     catalog: std::sync::Arc<linli_store::events::Catalog>,
@@ -226,18 +244,7 @@ impl Names {
     }
 
     fn department_id(&self, code: &str) -> AppResult<i64> {
-        self.catalog
-            .departments
-            .iter()
-            .find(|d| d.code == code.trim())
-            .map(|d| d.id)
-            .ok_or_else(|| {
-                AppError::bad_request(
-                    Problem::new("unknown_department", "events.import.unknown_department")
-                        .arg("value", code)
-                        .field("department"),
-                )
-            })
+        department_by_code(&self.catalog.departments, code)
     }
 
     fn unit(&self, unit: Unit) -> UnitDto {
@@ -1092,7 +1099,7 @@ pub struct KpiDto {
     pub worst_overdue: Vec<EventDto>,
 }
 
-fn figures(r: &linli_store::events::KpiRow) -> Figures {
+pub(crate) fn figures(r: &linli_store::events::KpiRow) -> Figures {
     let round = |h: f64| (h * 10.0).round() / 10.0;
     Figures {
         received: r.received,
@@ -1110,6 +1117,59 @@ fn figures(r: &linli_store::events::KpiRow) -> Figures {
         p90_hours: kpi::percentile_ms(&r.hist, 0.9).map(|ms| round(ms / 3_600_000.0)),
         overdue_now: r.overdue_now,
     }
+}
+
+/// The period of the figures in China days, `to` included, from the query's dates: by
+/// default the 30 days to today; never backwards nor longer than three years.
+pub(crate) fn kpi_period(from: Option<&str>, to: Option<&str>, now: i64) -> AppResult<(i64, i64)> {
+    use crate::page_kit::blank;
+    let to = blank(to)
+        .map(|t| parse_day(t, "to"))
+        .transpose()?
+        .unwrap_or(kpi::china_day(now));
+    let from = blank(from)
+        .map(|f| parse_day(f, "from"))
+        .transpose()?
+        .unwrap_or(to - 29);
+    if from > to || to - from > 3 * 366 {
+        return Err(AppError::bad_request(
+            Problem::new("bad_period", "events.bad_period").field("from"),
+        ));
+    }
+    Ok((from, to))
+}
+
+/// The figures of a region, or of one department's work in it, over a period.
+pub(crate) struct KpiReading {
+    /// By category.
+    pub rows: Vec<linli_store::events::KpiRow>,
+    pub total: linli_store::events::KpiRow,
+    /// The ten most overdue open events, worst first.
+    pub worst: Vec<Event>,
+}
+
+/// Reads [`KpiReading`] for the API and the leaders' page alike.
+pub(crate) async fn read_kpis(
+    store: &Store,
+    region: linli_core::RegionCode,
+    department: Option<i64>,
+    (from, to): (i64, i64),
+    now: i64,
+) -> AppResult<KpiReading> {
+    let scope = match department {
+        Some(d) => KpiScope::Department(d),
+        None => KpiScope::Region(region),
+    };
+    let rows = store.event_kpis(scope, from, to + 1, now).await?;
+    let total = linli_store::events::KpiRow::total(&rows);
+    let filter = EventFilter {
+        range: Some(region.range()),
+        unit: department.map(Unit::Department),
+        overdue_at: Some(now),
+        ..Default::default()
+    };
+    let (worst, _) = store.events(&filter, Page::new(Some(0), Some(10))).await?;
+    Ok(KpiReading { rows, total, worst })
 }
 
 fn parse_day(s: &str, field: &'static str) -> AppResult<i64> {
@@ -1144,23 +1204,7 @@ async fn kpis(
     let region = parse_code(&code, "code")?;
     require_view(user, region)?;
     let now = linli_store::now_ms();
-    let today = kpi::china_day(now);
-    let to =
-        q.to.as_deref()
-            .map(|t| parse_day(t, "to"))
-            .transpose()?
-            .unwrap_or(today);
-    let from = q
-        .from
-        .as_deref()
-        .map(|f| parse_day(f, "from"))
-        .transpose()?
-        .unwrap_or(to - 29);
-    if from > to || to - from > 3 * 366 {
-        return Err(AppError::bad_request(
-            Problem::new("bad_period", "events.bad_period").field("from"),
-        ));
-    }
+    let period = kpi_period(q.from.as_deref(), q.to.as_deref(), now)?;
     let names = Names::load(&state.store, lang).await?;
     let department = q
         .department
@@ -1170,27 +1214,13 @@ async fn kpis(
     if user.role == Role::DepartmentClerk && department != user.department {
         return Err(AppError::Forbidden);
     }
-    let scope = match department {
-        Some(d) => KpiScope::Department(d),
-        None => KpiScope::Region(region),
-    };
-    let rows = state.store.event_kpis(scope, from, to + 1, now).await?;
-    let total = linli_store::events::KpiRow::total(&rows);
-    let filter = EventFilter {
-        range: Some(region.range()),
-        unit: department.map(Unit::Department),
-        overdue_at: Some(now),
-        ..Default::default()
-    };
-    let (worst, _) = state
-        .store
-        .events(&filter, Page::new(Some(0), Some(10)))
-        .await?;
+    let KpiReading { rows, total, worst } =
+        read_kpis(&state.store, region, department, period, now).await?;
     Ok(Json(KpiDto {
         region: region.to_string(),
         department: q.department.clone(),
-        from: kpi::date_of(from).to_string(),
-        to: kpi::date_of(to).to_string(),
+        from: kpi::date_of(period.0).to_string(),
+        to: kpi::date_of(period.1).to_string(),
         totals: figures(&total),
         by_category: rows
             .iter()

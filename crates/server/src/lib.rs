@@ -25,6 +25,7 @@ pub mod events_catalog;
 pub mod events_pages;
 pub mod metrics;
 pub mod open311;
+mod page_kit;
 pub mod pages;
 pub mod registry_api;
 pub mod registry_files;

@@ -1465,6 +1465,31 @@ async fn event_named(
     Ok(e)
 }
 
+/// What the two one-request reads share: the answer's format from the file name, the
+/// language, the read checks, and the request the name gives (`missing`: the error's key
+/// when there is none). A file name without a format answers in JSON.
+async fn named_request(
+    state: &AppState,
+    headers: &HeaderMap,
+    file: &str,
+    query: Option<&str>,
+    missing: &'static str,
+) -> (Format, Result<(Lang, Event), Fail>) {
+    let (name, fmt) = match split_file(crate::request_lang(headers), file) {
+        Ok(x) => x,
+        Err(f) => return (Format::Json, Err(f)),
+    };
+    let params = Params::new(query, &[]);
+    let found = async {
+        let lang = lang_of(headers, &params)?;
+        let jurisdiction = read_checks(state, lang, &params, &[]).await?;
+        let e = event_named(state, lang, &name, missing, jurisdiction).await?;
+        Ok((lang, e))
+    }
+    .await;
+    (fmt, found)
+}
+
 /// One request, as a one-element list (the spec's shape).
 async fn one_request(
     State(state): State<AppState>,
@@ -1472,23 +1497,16 @@ async fn one_request(
     Path(file): Path<String>,
     RawQuery(query): RawQuery,
 ) -> Response {
-    let header_lang = crate::request_lang(&headers);
-    let (name, fmt) = match split_file(header_lang, &file) {
-        Ok(x) => x,
-        Err(f) => return finish(Format::Json, Err(f)),
-    };
-    let params = Params::new(query.as_deref(), &[]);
-    let out: Result<Reply, Fail> = async {
-        let lang = lang_of(&headers, &params)?;
-        let jurisdiction = read_checks(&state, lang, &params, &[]).await?;
-        let e = event_named(
-            &state,
-            lang,
-            &name,
-            "open311.error.request_not_found",
-            jurisdiction,
-        )
-        .await?;
+    let (fmt, found) = named_request(
+        &state,
+        &headers,
+        &file,
+        query.as_deref(),
+        "open311.error.request_not_found",
+    )
+    .await;
+    let out = async {
+        let (lang, e) = found?;
         Ok(Reply::new(
             "service_requests",
             requests_doc(&state, lang, std::slice::from_ref(&e)).await?,
@@ -1505,24 +1523,16 @@ async fn token(
     Path(file): Path<String>,
     RawQuery(query): RawQuery,
 ) -> Response {
-    let header_lang = crate::request_lang(&headers);
-    let (name, fmt) = match split_file(header_lang, &file) {
-        Ok(x) => x,
-        Err(f) => return finish(Format::Json, Err(f)),
-    };
-    let params = Params::new(query.as_deref(), &[]);
-    let out: Result<Reply, Fail> = async {
-        let lang = lang_of(&headers, &params)?;
-        let jurisdiction = read_checks(&state, lang, &params, &[]).await?;
-        let e = event_named(
-            &state,
-            lang,
-            &name,
-            "open311.error.token_not_found",
-            jurisdiction,
-        )
-        .await?;
-        Ok(Reply::new(
+    let (fmt, found) = named_request(
+        &state,
+        &headers,
+        &file,
+        query.as_deref(),
+        "open311.error.token_not_found",
+    )
+    .await;
+    let out = found.map(|(_, e)| {
+        Reply::new(
             "service_requests",
             V::List(
                 "request",
@@ -1531,9 +1541,8 @@ async fn token(
                     ("token", text(e.reference())),
                 ])],
             ),
-        ))
-    }
-    .await;
+        )
+    });
     finish(fmt, out)
 }
 

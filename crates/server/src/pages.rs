@@ -23,6 +23,7 @@ use crate::api::{
 };
 use crate::auth::{self, require_manage, PageUser};
 use crate::error::{AppError, AppResult};
+use crate::page_kit::merge;
 use crate::{AppState, ReqLang, LANG_COOKIE};
 
 const FLASH_COOKIE: &str = "linli_flash";
@@ -63,18 +64,12 @@ fn render(state: &AppState, template: &str, ctx: Value) -> Response {
     }
 }
 
-/// What every signed-in page shows in its header.
+/// What every signed-in page shows in its header, with the message left by the last action.
 fn base(lang: Lang, session: &Session, path: &str, flash: Option<String>) -> Value {
-    let u = &session.user;
-    json!({
-        "lang": lang.code(),
-        "html_lang": lang.html(),
-        "other_lang": if lang == Lang::Zh { "en" } else { "zh" },
-        "path": path,
-        "csrf": session.csrf,
-        "flash": flash,
-        "user": user_view(lang, u),
-    })
+    merge(
+        crate::page_kit::header(lang, session, path),
+        json!({ "flash": flash }),
+    )
 }
 
 /// The signed-in account as every page's header shows it (name, role, area, and which
@@ -90,13 +85,6 @@ pub fn user_view(lang: Lang, u: &linli_store::User) -> Value {
         "sees_events": u.role.allows(Permission::WorkEvents),
         "is_resident": u.role == linli_core::Role::Resident,
     })
-}
-
-fn merge(mut a: Value, b: Value) -> Value {
-    if let (Some(a), Value::Object(b)) = (a.as_object_mut(), b) {
-        a.extend(b);
-    }
-    a
 }
 
 /// Reads and clears the one-shot message left by the previous action.

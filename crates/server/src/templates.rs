@@ -119,3 +119,40 @@ impl Default for Templates {
         Self::new()
     }
 }
+
+/// Test helper: every template of a family compiles in `env`, and every key it asks `t()`
+/// for, or writes out as a `"{prefix}…"` string, is in the translation table.
+#[cfg(test)]
+pub(crate) fn assert_translated(env: &Environment, templates: &[(&str, &str)], prefix: &str) {
+    for (name, source) in templates {
+        assert!(env.get_template(name).is_ok(), "{name} does not compile");
+        let bytes = source.as_bytes();
+        for (at, _) in source.match_indices("t(") {
+            // `t(` itself, not the end of `select(` or `list(`.
+            if at > 0 && (bytes[at - 1].is_ascii_alphanumeric() || bytes[at - 1] == b'_') {
+                continue;
+            }
+            let rest = &source[at + 2..];
+            let Some(quote) = rest.chars().next().filter(|c| *c == '"' || *c == '\'') else {
+                continue;
+            };
+            let Some((key, _)) = rest[1..].split_once(quote) else {
+                continue;
+            };
+            assert!(i18n::has(key), "{name}: no translation for {key}");
+        }
+        for part in source.split(&format!("\"{prefix}")).skip(1) {
+            let key = format!("{prefix}{}", part.split('"').next().unwrap_or(""));
+            assert!(i18n::has(&key), "{name}: no translation for {key}");
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_region_pages_templates_compile_and_their_keys_exist() {
+        let env = super::environment(super::TEMPLATES);
+        super::assert_translated(&env, super::TEMPLATES, "pages.");
+    }
+}

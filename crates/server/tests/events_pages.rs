@@ -65,6 +65,14 @@ fn location(r: &Resp) -> String {
     r.header("location").unwrap_or("").to_string()
 }
 
+/// The event id in the address a report form sends its author to (`{page}{id}?filed=1`).
+fn filed_id(to: &str, page: &str) -> i64 {
+    to.strip_prefix(page)
+        .and_then(|rest| rest.strip_suffix("?filed=1"))
+        .and_then(|id| id.parse().ok())
+        .unwrap_or_else(|| panic!("not a filed report's page: {to}"))
+}
+
 #[tokio::test]
 async fn pages_answer_the_right_people_and_offer_only_the_allowed_actions() {
     on_each_backend(|app| async move {
@@ -132,9 +140,7 @@ async fn pages_answer_the_right_people_and_offer_only_the_allowed_actions() {
             to.starts_with("/m/events/") && to.ends_with("?filed=1"),
             "{to}"
         );
-        let id: i64 = to["/m/events/".len()..to.len() - "?filed=1".len()]
-            .parse()
-            .expect("id");
+        let id = filed_id(&to, "/m/events/");
         let reference = format!("SJ{id:08}");
         let filed = app.page(&jumin, &to).await;
         filed.status(200);
@@ -474,9 +480,7 @@ async fn pages_answer_the_right_people_and_offer_only_the_allowed_actions() {
         .await;
         r.status(303);
         let to = location(&r);
-        let id2: i64 = to["/m/events/".len()..to.len() - "?filed=1".len()]
-            .parse()
-            .expect("id");
+        let id2 = filed_id(&to, "/m/events/");
         let again = app.page(&jumin, &to).await;
         assert!(again.text.contains("id=\"filed-reference\""));
         let r = post_form(
@@ -665,7 +669,7 @@ async fn staff_report_figures_and_the_language_switch() {
         // Every new page switches to English, with no key left untranslated.
         let sw = app.page(&wangge, "/lang/en?next=/events").await;
         sw.status(303);
-        let id = to["/events/".len()..to.len() - "?filed=1".len()].to_string();
+        let id = filed_id(&to, "/events/").to_string();
         for path in [
             "/events",
             "/events?tab=area",

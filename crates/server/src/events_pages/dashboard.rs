@@ -12,11 +12,10 @@
 use axum::extract::State;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum_extra::extract::Query;
-use linli_core::events::{kpi, Unit};
+use linli_core::events::kpi;
 use linli_core::i18n::{self, Lang};
-use linli_core::{Level, Problem, RegionCode, Role};
-use linli_store::events::{EventFilter, KpiRow, KpiScope};
-use linli_store::registry::Page;
+use linli_core::{Level, RegionCode, Role};
+use linli_store::events::KpiRow;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
@@ -25,7 +24,7 @@ use super::{base, blank, merge, query_string, render, require_staff};
 use crate::api::parse_code;
 use crate::auth::{require_view, PageUser};
 use crate::error::{AppError, AppResult};
-use crate::events_api::rfc3339;
+use crate::events_api::{self, rfc3339};
 use crate::{AppState, ReqLang};
 
 #[derive(Deserialize, Default)]
@@ -40,36 +39,9 @@ pub(super) struct DashboardQuery {
 
 const DEFAULT_REFRESH_S: u64 = 30;
 
-fn parse_day(s: &str, field: &'static str) -> AppResult<i64> {
-    chrono::NaiveDate::parse_from_str(s.trim(), "%Y-%m-%d")
-        .map(kpi::day_of)
-        .map_err(|_| {
-            AppError::bad_request(
-                Problem::new("bad_date", "registry.bad_date")
-                    .arg("value", s)
-                    .field(field),
-            )
-        })
-}
-
-/// One row of figures in the API's shape (see `events_api::Figures`).
+/// One row of figures in the API's shape.
 fn figures(r: &KpiRow) -> Value {
-    let round = |h: f64| (h * 10.0).round() / 10.0;
-    json!({
-        "received": r.received,
-        "dropped": r.dropped,
-        "closed": r.closed,
-        "closed_on_time": r.closed_on_time,
-        "on_time_rate": kpi::rate(r.closed_on_time, r.closed),
-        "resolved": r.resolved,
-        "resolution_rate": kpi::rate(r.resolved, r.received - r.dropped),
-        "rated": r.rated,
-        "satisfied": r.satisfied,
-        "satisfaction_rate": kpi::rate(r.satisfied, r.rated),
-        "mean_hours": (r.closed > 0).then(|| round(r.handling_ms as f64 / r.closed as f64 / 3_600_000.0)),
-        "p90_hours": kpi::percentile_ms(&r.hist, 0.9).map(|ms| round(ms / 3_600_000.0)),
-        "overdue_now": r.overdue_now,
-    })
+    serde_json::to_value(events_api::figures(r)).unwrap_or_default()
 }
 
 /// The cards: figure key, label key, and how the value reads.
@@ -144,20 +116,7 @@ pub(super) async fn page(
         .ok_or_else(|| AppError::NotFound(code.to_string()))?;
 
     let now = linli_store::now_ms();
-    let today = kpi::china_day(now);
-    let to = blank(q.to.as_deref())
-        .map(|t| parse_day(t, "to"))
-        .transpose()?
-        .unwrap_or(today);
-    let from = blank(q.from.as_deref())
-        .map(|f| parse_day(f, "from"))
-        .transpose()?
-        .unwrap_or(to - 29);
-    if from > to || to - from > 3 * 366 {
-        return Err(AppError::bad_request(
-            Problem::new("bad_period", "events.bad_period").field("from"),
-        ));
-    }
+    let (from, to) = events_api::kpi_period(q.from.as_deref(), q.to.as_deref(), now)?;
     let names = Names::load(&state, lang, []).await?;
     // A clerk reads their own department's figures, as the API allows.
     let department_code = match (user.role, blank(q.department.as_deref())) {
@@ -173,39 +132,12 @@ pub(super) async fn page(
         }
         (_, asked) => asked.map(str::to_string),
     };
-    let department = match &department_code {
-        None => None,
-        Some(c) => Some(
-            names
-                .departments
-                .iter()
-                .find(|d| d.code == *c)
-                .map(|d| d.id)
-                .ok_or_else(|| {
-                    AppError::bad_request(
-                        Problem::new("unknown_department", "events.import.unknown_department")
-                            .arg("value", c)
-                            .field("department"),
-                    )
-                })?,
-        ),
-    };
-    let scope = match department {
-        Some(d) => KpiScope::Department(d),
-        None => KpiScope::Region(code),
-    };
-    let rows = state.store.event_kpis(scope, from, to + 1, now).await?;
-    let total = KpiRow::total(&rows);
-    let filter = EventFilter {
-        range: Some(code.range()),
-        unit: department.map(Unit::Department),
-        overdue_at: Some(now),
-        ..Default::default()
-    };
-    let (worst, _) = state
-        .store
-        .events(&filter, Page::new(Some(0), Some(10)))
-        .await?;
+    let department = department_code
+        .as_deref()
+        .map(|c| events_api::department_by_code(&names.catalog.departments, c))
+        .transpose()?;
+    let events_api::KpiReading { rows, total, worst } =
+        events_api::read_kpis(&state.store, code, department, (from, to), now).await?;
     let names = Names::load(&state, lang, Names::codes_of(&worst)).await?;
     let totals = figures(&total);
     let kpis = json!({
@@ -309,7 +241,7 @@ pub(super) async fn page(
             "region": {"code": code.to_string(), "name": region.name, "level": i18n::text(lang, code.level().label_key())},
             "period": {"from": kpi::date_of(from).to_string(), "to": kpi::date_of(to).to_string()},
             "department": department_code,
-            "departments": names.departments.iter().map(|d| json!({"value": d.code, "label": d.name(lang)})).collect::<Vec<_>>(),
+            "departments": names.catalog.departments.iter().map(|d| json!({"value": d.code, "label": d.name(lang)})).collect::<Vec<_>>(),
             "clerk": user.role == Role::DepartmentClerk,
             "cards": cards,
             "worst": worst_rows,

@@ -108,9 +108,10 @@ fn offers(facts: &Facts, user: &User, now: i64, names: &Names, view: View) -> Ve
     let lang = names.lang;
     let actor = actor(user);
     let ok = |a: &Action| flow::apply(facts, a, &actor, now).is_ok();
-    let first_department = names.departments.first().map(|d| d.id);
+    let first_department = names.catalog.departments.first().map(|d| d.id);
     let department_options = |selected: Option<i64>| -> Vec<Value> {
         names
+            .catalog
             .departments
             .iter()
             .map(|d| json!({"value": d.code, "label": d.name(lang), "selected": Some(d.id) == selected}))
@@ -397,18 +398,7 @@ fn integer(s: &str, field: &'static str, key: &'static str) -> AppResult<Option<
 }
 
 fn department_id(names: &Names, code: &str) -> AppResult<i64> {
-    names
-        .departments
-        .iter()
-        .find(|d| d.code == code.trim())
-        .map(|d| d.id)
-        .ok_or_else(|| {
-            AppError::bad_request(
-                Problem::new("unknown_department", "events.import.unknown_department")
-                    .arg("value", code)
-                    .field("department"),
-            )
-        })
+    crate::events_api::department_by_code(&names.catalog.departments, code)
 }
 
 /// The action a form names, with its payload.

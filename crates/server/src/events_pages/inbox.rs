@@ -115,7 +115,12 @@ async fn places(state: &AppState, lang: Lang, user: &User) -> AppResult<Vec<Valu
 
 /// Categories for a select, grouped under their parents.
 pub(super) fn category_groups(names: &Names) -> Vec<Value> {
-    let active: Vec<_> = names.categories.iter().filter(|c| c.active).collect();
+    let active: Vec<_> = names
+        .catalog
+        .categories
+        .iter()
+        .filter(|c| c.active)
+        .collect();
     active
         .iter()
         .filter(|c| c.parent.is_none())

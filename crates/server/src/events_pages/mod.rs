@@ -19,17 +19,17 @@
 use std::sync::OnceLock;
 
 use axum::http::{header, HeaderMap, StatusCode};
-use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::Router;
-use linli_core::i18n::Lang;
 use linli_core::{Permission, Problem};
-use linli_store::{Session, User};
+use linli_store::User;
 use minijinja::Environment;
-use serde_json::{json, Value};
+use serde_json::Value;
 use sha2::{Digest, Sha256};
 
 use crate::error::{AppError, AppResult};
+use crate::page_kit::{self, blank, header as base, merge, page_number, query_string, with_status};
 use crate::AppState;
 
 mod dashboard;
@@ -169,36 +169,7 @@ fn env() -> &'static Environment<'static> {
 }
 
 fn render(template: &str, ctx: Value) -> AppResult<Response> {
-    let html = env()
-        .get_template(template)
-        .and_then(|t| t.render(minijinja::Value::from_serialize(&ctx)))
-        .map_err(|e| AppError::Internal(format!("template {template}: {e:#}")))?;
-    Ok(Html(html).into_response())
-}
-
-fn with_status(status: StatusCode, mut res: Response) -> Response {
-    *res.status_mut() = status;
-    res
-}
-
-/// What every signed-in page shows in its header (as pages.rs gives it).
-fn base(lang: Lang, s: &Session, path: &str) -> Value {
-    let u = &s.user;
-    json!({
-        "lang": lang.code(),
-        "html_lang": lang.html(),
-        "other_lang": if lang == Lang::Zh { "en" } else { "zh" },
-        "path": path,
-        "csrf": s.csrf,
-        "user": crate::pages::user_view(lang, u),
-    })
-}
-
-fn merge(mut a: Value, b: Value) -> Value {
-    if let (Some(a), Value::Object(b)) = (a.as_object_mut(), b) {
-        a.extend(b);
-    }
-    a
+    page_kit::render(env(), template, &ctx)
 }
 
 // ---------------------------------------------------------------------------------------
@@ -226,49 +197,7 @@ fn event_id(raw: &str) -> AppResult<i64> {
     linli_core::events::parse_reference(raw).ok_or_else(not_found)
 }
 
-fn blank(s: Option<&str>) -> Option<&str> {
-    s.map(str::trim).filter(|s| !s.is_empty())
-}
-
-/// A query string from pairs, leaving out empty values; "" or "?a=1&b=2".
-fn query_string(pairs: &[(&str, String)]) -> String {
-    let mut ser = url::form_urlencoded::Serializer::new(String::new());
-    let mut any = false;
-    for (k, v) in pairs {
-        if !v.trim().is_empty() {
-            ser.append_pair(k, v.trim());
-            any = true;
-        }
-    }
-    if any {
-        format!("?{}", ser.finish())
-    } else {
-        String::new()
-    }
-}
-
-fn page_number(p: Option<&str>) -> i64 {
-    blank(p)
-        .and_then(|p| p.parse::<i64>().ok())
-        .unwrap_or(1)
-        .clamp(1, 100_000)
-}
-
 /// Previous and next links of a list.
 fn pager(path: &str, pairs: &[(&str, String)], page: i64, total: i64) -> Value {
-    let pages = ((total + PAGE_SIZE - 1) / PAGE_SIZE).max(1);
-    let link = |n: i64| {
-        let mut p = pairs.to_vec();
-        if n > 1 {
-            p.push(("page", n.to_string()));
-        }
-        format!("{path}{}", query_string(&p))
-    };
-    json!({
-        "total": total,
-        "page": page,
-        "pages": pages,
-        "prev": (page > 1).then(|| link(page - 1)),
-        "next": (page < pages).then(|| link(page + 1)),
-    })
+    page_kit::pager(path, pairs, page, total, PAGE_SIZE)
 }

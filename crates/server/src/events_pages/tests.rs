@@ -7,29 +7,7 @@ use linli_core::i18n;
 /// Every template compiles, and every key a template asks `t()` for is in the table.
 #[test]
 fn templates_compile_and_their_keys_exist() {
-    let env = env();
-    for (name, source) in TEMPLATES {
-        assert!(env.get_template(name).is_ok(), "{name} does not compile");
-        let bytes = source.as_bytes();
-        for (at, _) in source.match_indices("t(") {
-            // `t(` itself, not the end of `select(` or `list(`.
-            if at > 0 && (bytes[at - 1].is_ascii_alphanumeric() || bytes[at - 1] == b'_') {
-                continue;
-            }
-            let rest = &source[at + 2..];
-            let Some(quote) = rest.chars().next().filter(|c| *c == '"' || *c == '\'') else {
-                continue;
-            };
-            let Some((key, _)) = rest[1..].split_once(quote) else {
-                continue;
-            };
-            assert!(i18n::has(key), "{name}: no translation for {key}");
-        }
-        for part in source.split("\"ep.").skip(1) {
-            let key = format!("ep.{}", part.split('"').next().unwrap_or(""));
-            assert!(i18n::has(&key), "{name}: no translation for {key}");
-        }
-    }
+    crate::templates::assert_translated(env(), TEMPLATES, "ep.");
 }
 
 /// Keys the Rust side builds from parts exist for every part.

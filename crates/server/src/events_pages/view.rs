@@ -3,13 +3,14 @@
 //! its timeline, and the times in China's clock.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use linli_core::events::deadline::{Deadline, Stage};
 use linli_core::events::flow::Action;
 use linli_core::events::{reference, HandlingLevel, Unit};
 use linli_core::i18n::{self, Lang};
 use linli_core::RegionCode;
-use linli_store::events::{Category, Department, Event, FlowEntry, Photo};
+use linli_store::events::{Catalog, Event, FlowEntry, Photo};
 use serde_json::{json, Value};
 
 use crate::error::AppResult;
@@ -57,8 +58,8 @@ pub(super) fn excerpt(s: &str, n: usize) -> String {
 /// The names a page needs, read once per request.
 pub(super) struct Names {
     pub(super) lang: Lang,
-    pub(super) categories: Vec<Category>,
-    pub(super) departments: Vec<Department>,
+    /// The categories and departments, from the store's copy in memory.
+    pub(super) catalog: Arc<Catalog>,
     regions: HashMap<RegionCode, String>,
 }
 
@@ -85,8 +86,7 @@ impl Names {
         };
         Ok(Names {
             lang,
-            categories: state.store.categories().await?,
-            departments: state.store.departments().await?,
+            catalog: state.store.catalog().await?,
             regions,
         })
     }
@@ -104,9 +104,8 @@ impl Names {
     }
 
     pub(super) fn category(&self, code: &str) -> String {
-        self.categories
-            .iter()
-            .find(|c| c.code == code)
+        self.catalog
+            .category(code)
             .map_or_else(|| code.to_string(), |c| c.name(self.lang).to_string())
     }
 
@@ -114,9 +113,8 @@ impl Names {
     pub(super) fn category_path(&self, code: &str) -> String {
         let own = self.category(code);
         match self
-            .categories
-            .iter()
-            .find(|c| c.code == code)
+            .catalog
+            .category(code)
             .and_then(|c| c.parent.as_deref())
         {
             Some(p) => format!("{} · {own}", self.category(p)),
@@ -125,7 +123,7 @@ impl Names {
     }
 
     pub(super) fn department(&self, id: i64) -> (String, String) {
-        self.departments.iter().find(|d| d.id == id).map_or_else(
+        self.catalog.department(id).map_or_else(
             || (id.to_string(), id.to_string()),
             |d| (d.code.clone(), d.name(self.lang).to_string()),
         )

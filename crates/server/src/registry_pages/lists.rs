@@ -10,8 +10,9 @@ use linli_store::User;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use super::{blank, PAGE_SIZE};
+use super::PAGE_SIZE;
 use crate::error::AppResult;
+pub(super) use crate::page_kit::{page_number, query_string};
 use crate::AppState;
 
 /// A list of buildings, facilities or hubs: the place, the text searched, the facility type
@@ -38,30 +39,6 @@ pub(super) struct DoneQuery {
     pub(super) done: Option<String>,
 }
 
-/// A query string from pairs, leaving out empty values; "" or "?a=1&b=2".
-pub(super) fn query_string(pairs: &[(&str, String)]) -> String {
-    let mut ser = url::form_urlencoded::Serializer::new(String::new());
-    let mut any = false;
-    for (k, v) in pairs {
-        if !v.trim().is_empty() {
-            ser.append_pair(k, v.trim());
-            any = true;
-        }
-    }
-    if any {
-        format!("?{}", ser.finish())
-    } else {
-        String::new()
-    }
-}
-
-pub(super) fn page_number(p: Option<&str>) -> i64 {
-    blank(p)
-        .and_then(|p| p.parse::<i64>().ok())
-        .unwrap_or(1)
-        .max(1)
-}
-
 pub(super) fn page_of(page: i64) -> Page {
     Page {
         offset: (page - 1) * PAGE_SIZE,
@@ -71,21 +48,7 @@ pub(super) fn page_of(page: i64) -> Page {
 
 /// Previous and next links of a list.
 pub(super) fn pager(path: &str, pairs: &[(&str, String)], page: i64, total: i64) -> Value {
-    let pages = ((total + PAGE_SIZE - 1) / PAGE_SIZE).max(1);
-    let link = |n: i64| {
-        let mut p = pairs.to_vec();
-        if n > 1 {
-            p.push(("page", n.to_string()));
-        }
-        format!("{path}{}", query_string(&p))
-    };
-    json!({
-        "total": total,
-        "page": page,
-        "pages": pages,
-        "prev": (page > 1).then(|| link(page - 1)),
-        "next": (page < pages).then(|| link(page + 1)),
-    })
+    crate::page_kit::pager(path, pairs, page, total, PAGE_SIZE)
 }
 
 pub(super) fn source_json(lang: Lang, source: Source) -> Value {

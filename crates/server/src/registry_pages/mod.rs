@@ -17,7 +17,7 @@ use std::sync::OnceLock;
 
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
-use axum::response::{Html, IntoResponse, Response};
+use axum::response::Response;
 use axum::routing::{get, post};
 use axum::{Extension, Router};
 use axum_extra::extract::Query;
@@ -31,6 +31,7 @@ use serde_json::{json, Value};
 use crate::api::parse_code;
 use crate::auth::{require_view, PageUser};
 use crate::error::{AppError, AppResult};
+use crate::page_kit::{self, blank, merge, with_status};
 use crate::registry_api::today;
 use crate::{AppState, ReqLang};
 
@@ -262,45 +263,26 @@ fn datetime(ms: i64) -> String {
 }
 
 fn render_string(template: &str, ctx: &Value) -> AppResult<String> {
-    env()
-        .get_template(template)
-        .and_then(|t| t.render(minijinja::Value::from_serialize(ctx)))
-        .map_err(|e| AppError::Internal(format!("template {template}: {e:#}")))
+    page_kit::render_string(env(), template, ctx)
 }
 
 fn render(template: &str, ctx: Value) -> AppResult<Response> {
-    Ok(Html(render_string(template, &ctx)?).into_response())
+    page_kit::render(env(), template, &ctx)
 }
 
-fn with_status(status: StatusCode, mut res: Response) -> Response {
-    *res.status_mut() = status;
-    res
-}
-
-/// What every signed-in page shows in its header (as pages.rs gives it).
+/// What every signed-in page shows in its header, and what the registry's pages may offer.
 fn base(lang: Lang, s: &Session, path: &str) -> Value {
     let u = &s.user;
-    json!({
-        "lang": lang.code(),
-        "html_lang": lang.html(),
-        "other_lang": if lang == Lang::Zh { "en" } else { "zh" },
-        "path": path,
-        "csrf": s.csrf,
-        "user": crate::pages::user_view(lang, u),
-        "can_manage": u.role.allows(Permission::ManageRegistry),
-        "can_reveal": u.role.allows(Permission::RevealPersonal),
-        "errors": {},
-    })
+    merge(
+        page_kit::header(lang, s, path),
+        json!({
+            "can_manage": u.role.allows(Permission::ManageRegistry),
+            "can_reveal": u.role.allows(Permission::RevealPersonal),
+            "errors": {},
+        }),
+    )
 }
 
-fn merge(mut a: Value, b: Value) -> Value {
-    if let (Some(a), Value::Object(b)) = (a.as_object_mut(), b) {
-        a.extend(b);
-    }
-    a
-}
-
-/// The one-line message after an action, from a fixed set (`?done=saved`).
 fn done_text(lang: Lang, done: Option<&str>) -> Option<String> {
     match done? {
         d @ ("created" | "saved" | "deleted") => {
@@ -323,10 +305,6 @@ fn require(user: &User, p: Permission) -> AppResult<()> {
     } else {
         Err(AppError::Forbidden)
     }
-}
-
-fn blank(s: Option<&str>) -> Option<&str> {
-    s.map(str::trim).filter(|s| !s.is_empty())
 }
 
 /// The key range a list covers, and the place named (checked against the area first).
