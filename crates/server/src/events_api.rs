@@ -75,14 +75,7 @@ pub fn spawn_scheduler(store: Store) {
 
 /// An instant as RFC 3339 in China's time (UTC+8).
 pub fn rfc3339(ms: i64) -> String {
-    let offset = chrono::FixedOffset::east_opt(8 * 3600)
-        .unwrap_or_else(|| chrono::FixedOffset::east_opt(0).expect("zero offset"));
-    chrono::DateTime::from_timestamp_millis(ms)
-        .map(|t| {
-            t.with_timezone(&offset)
-                .to_rfc3339_opts(chrono::SecondsFormat::Secs, false)
-        })
-        .unwrap_or_default()
+    crate::china_time::rfc3339(ms)
 }
 
 #[derive(Debug, Serialize, ToSchema)]

@@ -500,16 +500,7 @@ fn parse_instant(s: &str) -> Option<DateTime<FixedOffset>> {
 
 /// An instant as people read it in China: `2025-03-01 08:00`.
 fn local_minute(ms: i64) -> String {
-    let offset = FixedOffset::east_opt(8 * 3600).unwrap_or_else(|| {
-        FixedOffset::east_opt(0).unwrap_or_else(|| unreachable!("a zero offset is valid"))
-    });
-    DateTime::from_timestamp_millis(ms)
-        .map(|d| {
-            d.with_timezone(&offset)
-                .format("%Y-%m-%d %H:%M")
-                .to_string()
-        })
-        .unwrap_or_default()
+    crate::china_time::format(ms, "%Y-%m-%d %H:%M")
 }
 
 /// Checks the `api_key` of a read: not needed, but one that is given must be valid.

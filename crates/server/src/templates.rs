@@ -76,15 +76,7 @@ fn t(state: &State, key: &str, kwargs: Kwargs) -> Result<String, minijinja::Erro
 /// `ms | datetime`: an instant (milliseconds since 1970) as local-looking UTC+8 time, since
 /// linli serves Chinese cities.
 fn datetime(ms: i64) -> String {
-    let offset = chrono::FixedOffset::east_opt(8 * 3600)
-        .unwrap_or_else(|| chrono::FixedOffset::east_opt(0).expect("zero offset"));
-    chrono::DateTime::from_timestamp_millis(ms)
-        .map(|t| {
-            t.with_timezone(&offset)
-                .format("%Y-%m-%d %H:%M:%S")
-                .to_string()
-        })
-        .unwrap_or_default()
+    crate::china_time::format(ms, "%Y-%m-%d %H:%M:%S")
 }
 
 /// A template environment holding `templates` and the `t()` function every page uses; each

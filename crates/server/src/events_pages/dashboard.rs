@@ -69,11 +69,7 @@ fn card_value(lang: Lang, v: &Value, kind: &str) -> String {
 
 /// The time of day in China, to the second: when the figures were last read.
 fn clock(ms: i64) -> String {
-    let offset = chrono::FixedOffset::east_opt(8 * 3600)
-        .unwrap_or_else(|| chrono::FixedOffset::east_opt(0).expect("zero offset"));
-    chrono::DateTime::from_timestamp_millis(ms)
-        .map(|t| t.with_timezone(&offset).format("%H:%M:%S").to_string())
-        .unwrap_or_default()
+    crate::china_time::format(ms, "%H:%M:%S")
 }
 
 pub(super) async fn page(

@@ -18,15 +18,7 @@ use crate::AppState;
 
 /// `ms` as "YYYY-MM-DD HH:MM" in China's time (UTC+8): linli serves Chinese cities.
 pub(super) fn time(ms: i64) -> String {
-    let offset = chrono::FixedOffset::east_opt(8 * 3600)
-        .unwrap_or_else(|| chrono::FixedOffset::east_opt(0).expect("zero offset"));
-    chrono::DateTime::from_timestamp_millis(ms)
-        .map(|t| {
-            t.with_timezone(&offset)
-                .format("%Y-%m-%d %H:%M")
-                .to_string()
-        })
-        .unwrap_or_default()
+    crate::china_time::format(ms, "%Y-%m-%d %H:%M")
 }
 
 /// A span as "2 天 3 小时", "4 小时 5 分钟" or "12 分钟".

@@ -251,15 +251,7 @@ fn env() -> &'static Environment<'static> {
 
 /// `ms | datetime`: UTC+8 local time.
 fn datetime(ms: i64) -> String {
-    let offset = chrono::FixedOffset::east_opt(8 * 3600)
-        .unwrap_or_else(|| chrono::FixedOffset::east_opt(0).expect("zero offset"));
-    chrono::DateTime::from_timestamp_millis(ms)
-        .map(|t| {
-            t.with_timezone(&offset)
-                .format("%Y-%m-%d %H:%M")
-                .to_string()
-        })
-        .unwrap_or_default()
+    crate::china_time::format(ms, "%Y-%m-%d %H:%M")
 }
 
 fn render_string(template: &str, ctx: &Value) -> AppResult<String> {
