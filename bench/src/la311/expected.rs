@@ -1,17 +1,13 @@
 //! The figures the replay must produce, computed from the parsed CSV rows in plain Rust,
 //! and their comparison with what linli reports (`Store::event_kpis`).
 //!
-//! "Closed on time" follows linli's documented deadline rule (README, Deadlines): the due
-//! time is the category's allowed time from the report, and an automatic escalation (fired
-//! by the scheduler's sweep once the due time plus the grace has passed) gives the next unit
-//! the full time again from the sweep's moment. The strict reading, closed within the
-//! allowed time of the report whatever happened, is computed beside it for the report: the
-//! gap between the two is what escalations add to 按期办结率.
+//! "Closed on time" is linli's rule (README, Deadlines): closed within the time promised at
+//! the report, the category's allowed time, which escalations do not move (the replay asks
+//! for no extensions and reopens nothing).
 
 use std::collections::BTreeMap;
 
 use linli_core::events::kpi::{self, BUCKETS};
-use linli_core::events::HandlingLevel;
 use linli_store::events::KpiRow;
 
 use super::source::{Outcome, Ticket};
@@ -34,47 +30,6 @@ pub fn sweep_at_or_after(t: i64) -> i64 {
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Rules {
     pub allowed_ms: i64,
-    pub grace_ms: i64,
-    pub level: HandlingLevel,
-    /// Whether escalation can go past the street to a department.
-    pub has_department: bool,
-}
-
-/// Handling units bottom to top: grid 0, community 1, street 2, department 3.
-fn first_unit(rules: &Rules, located_in_grid: bool) -> u8 {
-    match rules.level {
-        // A ticket located no finer than a community has no grid to go to.
-        HandlingLevel::Grid if located_in_grid => 0,
-        HandlingLevel::Grid | HandlingLevel::Community => 1,
-        HandlingLevel::Street => 2,
-        HandlingLevel::Department if rules.has_department => 3,
-        HandlingLevel::Department => 2,
-    }
-}
-
-fn top_unit(rules: &Rules) -> u8 {
-    if rules.has_department {
-        3
-    } else {
-        2
-    }
-}
-
-/// The due time in force when a ticket created at `created` is closed at `closed`, after
-/// the automatic escalations that fell due before it (a closing and a sweep at the same
-/// moment: the closing goes first).
-pub fn due_in_force(created: i64, closed: i64, rules: &Rules, located_in_grid: bool) -> i64 {
-    let mut unit = first_unit(rules, located_in_grid);
-    let mut start = created;
-    loop {
-        let due = start + rules.allowed_ms;
-        let escalated_at = sweep_at_or_after(due + rules.grace_ms);
-        if closed <= escalated_at || unit >= top_unit(rules) {
-            return due;
-        }
-        unit += 1;
-        start = escalated_at;
-    }
 }
 
 /// One category's figures over the replay.
@@ -84,8 +39,6 @@ pub struct Figures {
     pub dropped: i64,
     pub closed: i64,
     pub on_time: i64,
-    /// Closed within the allowed time of the report, escalations or not (report only).
-    pub on_time_strict: i64,
     pub resolved: i64,
     pub handling_ms: i64,
     pub durations: Vec<i64>,
@@ -97,7 +50,6 @@ impl Figures {
         self.dropped += o.dropped;
         self.closed += o.closed;
         self.on_time += o.on_time;
-        self.on_time_strict += o.on_time_strict;
         self.resolved += o.resolved;
         self.handling_ms += o.handling_ms;
         self.durations.extend_from_slice(&o.durations);
@@ -120,13 +72,11 @@ impl Figures {
     }
 }
 
-/// A ticket as the expectation needs it: its category code, rules and whether it was
-/// located in a grid.
+/// A ticket as the expectation needs it: its category code and rules.
 pub struct Input<'a> {
     pub ticket: &'a Ticket,
     pub category: &'a str,
     pub rules: Rules,
-    pub located_in_grid: bool,
 }
 
 /// The expected figures by category code.
@@ -144,9 +94,7 @@ pub fn expected(inputs: &[Input]) -> BTreeMap<String, Figures> {
                 f.resolved += 1;
                 f.handling_ms += at - created;
                 f.durations.push(at - created);
-                let due = due_in_force(created, at, &i.rules, i.located_in_grid);
-                f.on_time += i64::from(at <= due);
-                f.on_time_strict += i64::from(at <= created + i.rules.allowed_ms);
+                f.on_time += i64::from(at <= created + i.rules.allowed_ms);
             }
         }
     }
@@ -237,12 +185,8 @@ fn compare_row(label: &str, src: &Figures, linli: &KpiRow) -> (String, bool) {
         b_linli.map_or("–".into(), |b| b.to_string()),
         mark(p90_ok)
     );
-    let strict = kpi::rate(src.on_time_strict, src.closed).map_or("–".to_string(), |r| {
-        let n = crate::stats::group(src.on_time_strict.max(0) as u64);
-        format!("{n} ({r:.1} %)")
-    });
     let row = format!(
-        "| {label} | {} | {} / {} {} | {p90} | {} | {strict} |\n",
+        "| {label} | {} | {} / {} {} | {p90} | {} |\n",
         counts.join(" | "),
         show(m_src),
         show(m_linli),
@@ -261,11 +205,9 @@ pub fn compare(
     let mut md = String::from(
         "Each cell: source / linli. Counts must be equal; mean hours within 0.01 h; linli's p90 \
          (interpolated in its 48-bucket histogram) in the same bucket as the exact p90; the \
-         histograms equal bucket by bucket. The last column (source only) is the strict \
-         reading of on time, closed within the category's time of the report whatever \
-         escalations happened.\n\n\
-         | category | received | dropped | closed | closed on time | resolved | mean h | p90 h | histogram | on time, strict |\n\
-         |---|---|---|---|---|---|---|---|---|---|\n",
+         histograms equal bucket by bucket.\n\n\
+         | category | received | dropped | closed | closed on time | resolved | mean h | p90 h | histogram |\n\
+         |---|---|---|---|---|---|---|---|---|\n",
     );
     let mut all_ok = true;
     let mut total_src = Figures::default();
@@ -299,52 +241,12 @@ pub fn compare(
 mod tests {
     use super::*;
 
-    const H: i64 = 3_600_000;
-
-    fn rules(level: HandlingLevel, dept: bool) -> Rules {
-        Rules {
-            allowed_ms: 24 * H,
-            grace_ms: 12 * H,
-            level,
-            has_department: dept,
-        }
-    }
-
     #[test]
     fn sweeps_fall_on_five_minute_marks() {
         assert_eq!(sweep_at_or_after(0), 0);
         assert_eq!(sweep_at_or_after(1), SWEEP_MS);
         assert_eq!(sweep_at_or_after(SWEEP_MS), SWEEP_MS);
         assert_eq!(sweep_at_or_after(-1), 0);
-    }
-
-    #[test]
-    fn escalations_restart_the_deadline_up_to_the_top() {
-        let r = rules(HandlingLevel::Grid, true);
-        // Closed before the first escalation: the first due time.
-        assert_eq!(due_in_force(0, 30 * H, &r, true), 24 * H);
-        // Escalated at 36 h (grid → community): due 60 h.
-        assert_eq!(due_in_force(0, 50 * H, &r, true), 60 * H);
-        // Community → street at 72 h (due 96 h), street → department at 108 h (due 132 h),
-        // and no further.
-        assert_eq!(due_in_force(0, 100 * H, &r, true), 96 * H);
-        assert_eq!(due_in_force(0, 130 * H, &r, true), 132 * H);
-        assert_eq!(due_in_force(0, 1000 * H, &r, true), 132 * H);
-        // Located only at a community: one step fewer.
-        assert_eq!(due_in_force(0, 1000 * H, &r, false), 96 * H);
-        // No department: the street is the top.
-        let r = rules(HandlingLevel::Community, false);
-        assert_eq!(due_in_force(0, 1000 * H, &r, true), 60 * H);
-        // A closing at the very sweep moment of the escalation comes first.
-        let r = rules(HandlingLevel::Grid, true);
-        assert_eq!(due_in_force(0, 36 * H, &r, true), 24 * H);
-        assert_eq!(due_in_force(0, 36 * H + 1, &r, true), 60 * H);
-        // Due off a mark: the escalation waits for the next sweep, and so does the restart.
-        assert_eq!(due_in_force(1, 36 * H + 2, &r, true), 24 * H + 1);
-        assert_eq!(
-            due_in_force(1, 37 * H, &r, true),
-            36 * H + SWEEP_MS + 24 * H
-        );
     }
 
     #[test]

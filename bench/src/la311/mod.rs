@@ -144,9 +144,6 @@ async fn category_rules(
             code,
             Rules {
                 allowed_ms: c.deadline_minutes * 60_000,
-                grace_ms: c.grace_minutes * 60_000,
-                level: c.level,
-                has_department: c.department_id.is_some(),
             },
         );
         names.insert(code.to_string(), c.name_zh.clone());
@@ -299,7 +296,6 @@ pub async fn run(opts: &Options) -> Result<Finished> {
             ticket: p.ticket,
             category: p.category,
             rules: rules[p.category],
-            located_in_grid: p.place.region().level() >= Level::Grid,
         })
         .collect();
     let expected = expected::expected(&inputs);

@@ -114,7 +114,11 @@ pub struct EventDto {
     pub contact_name: Option<String>,
     pub contact_phone: Option<String>,
     pub created_at: String,
+    /// The current handler's deadline; an escalation gives the new unit its full time.
     pub due_at: String,
+    /// The time promised at the report (承诺办结时间): moved by approved extensions and
+    /// reopenings, not by escalations. `closed_on_time` compares the closing with it.
+    pub promised_at: String,
     /// Whether it is past its due time and still the handler's to do.
     pub overdue: bool,
     /// The last deadline warning sent: yellow, red or escalate.
@@ -282,6 +286,7 @@ impl Names {
             contact_phone: e.contact_phone_masked.clone(),
             created_at: rfc3339(e.created_at),
             due_at: rfc3339(e.due_at),
+            promised_at: rfc3339(e.promised_at),
             overdue: e.overdue(now),
             warned: e.warned.map(|w| w.as_str().to_string()),
             extension_minutes: e.extension_minutes,

@@ -405,6 +405,22 @@ async fn deadlines_warn_escalate_and_fire_once_with_two_schedulers() {
             .await
             .expect("approve");
         assert_eq!(approved.due_at, now.due_at + 48 * HOUR_MS);
+        // The promise made at the report moved with the extension, not with the escalation:
+        // closed well within the community's time, the event was still not closed on time.
+        assert_eq!(approved.promised_at, t0 + 24 * HOUR_MS + 48 * HOUR_MS);
+        let late = t0 + 80 * HOUR_MS;
+        assert!(late < approved.due_at);
+        for (who, a) in [
+            (&c.community, Action::ReportBack),
+            (&c.street, Action::Verify),
+            (&c.street, Action::Close),
+        ] {
+            s.act_on_event_at(By::User(who), e.id, a, ActionInput::default(), late)
+                .await
+                .expect("close");
+        }
+        let closed = s.event(e.id).await.expect("read").expect("event");
+        assert_eq!(closed.closed_on_time, Some(false));
         s.close().await;
         b.close().await;
     }

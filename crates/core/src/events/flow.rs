@@ -285,6 +285,24 @@ pub enum DeadlineChange {
     Resume,
 }
 
+impl DeadlineChange {
+    /// The promised time (承诺办结时间) after a step: what 按期办结率 measures a closing
+    /// against. It is the category's allowed time from the report, moved by approved
+    /// extensions and set anew by a reopening (a new round of handling), but not by an
+    /// escalation. An escalation gives the new unit its full working time (the `Deadline`),
+    /// and measuring the closing against that would count an event that went overdue, was
+    /// escalated and was then closed as closed on time.
+    pub fn promised(self, action: &Action, promised: i64, now: i64, allowed_ms: i64) -> i64 {
+        match (self, action) {
+            (DeadlineChange::Extend(minutes), _) => {
+                promised.saturating_add(minutes.saturating_mul(60_000))
+            }
+            (DeadlineChange::Restart, Action::Reopen) => now.saturating_add(allowed_ms.max(0)),
+            _ => promised,
+        }
+    }
+}
+
 /// The outcome of an allowed action.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Step {

@@ -470,3 +470,55 @@ fn a_refusal_names_the_state_and_the_action_in_the_readers_language() {
         "The event is “Pending”; it cannot be “Verify” now."
     );
 }
+
+#[test]
+fn the_promised_time_moves_with_extensions_and_reopenings_but_not_escalations() {
+    let grid = user(1, Role::GridWorker, GRID);
+    let community = user(2, Role::CommunityWorker, COMMUNITY);
+    let allowed = DAY_MS;
+    let promised = allowed;
+    // An escalation restarts the working deadline, and leaves the promise where it was.
+    let escalate = Action::Escalate { department: None };
+    let s = apply(&fresh(), &escalate, &grid, 2 * DAY_MS).expect("escalate");
+    assert_eq!(s.deadline, DeadlineChange::Restart);
+    assert_eq!(
+        s.deadline
+            .promised(&escalate, promised, 2 * DAY_MS, allowed),
+        promised
+    );
+    // So does the scheduler's escalation of an overdue event.
+    let fired = Action::Deadline(Stage::Escalate);
+    let s = apply(&fresh(), &fired, &Actor::System, 2 * DAY_MS).expect("fire");
+    assert_eq!(s.deadline, DeadlineChange::Restart);
+    assert_eq!(
+        s.deadline.promised(&fired, promised, 2 * DAY_MS, allowed),
+        promised
+    );
+    // An approved extension moves it by the minutes granted.
+    let mut f = step(&fresh(), Action::RequestExtension { minutes: 90 }, &grid);
+    let s = apply(&f, &Action::ApproveExtension, &community, HOUR_MS).expect("approve");
+    let moved = s
+        .deadline
+        .promised(&Action::ApproveExtension, promised, HOUR_MS, allowed);
+    assert_eq!(moved, promised + 90 * 60_000);
+    // A reopening is a new round: the full time from the moment it reopened.
+    let admitted = Facts {
+        grid_may_close: true,
+        ..fresh()
+    };
+    f = step(&admitted, Action::CloseOnSpot, &grid);
+    let reporter = user(RESIDENT, Role::Resident, COMMUNITY);
+    let s = apply(&f, &Action::Reopen, &reporter, 3 * HOUR_MS).expect("reopen");
+    assert_eq!(
+        s.deadline
+            .promised(&Action::Reopen, promised, 3 * HOUR_MS, allowed),
+        3 * HOUR_MS + allowed
+    );
+    // Everything else keeps it.
+    let s = apply(&fresh(), &Action::Accept, &grid, HOUR_MS).expect("accept");
+    assert_eq!(
+        s.deadline
+            .promised(&Action::Accept, promised, HOUR_MS, allowed),
+        promised
+    );
+}

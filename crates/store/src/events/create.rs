@@ -390,6 +390,7 @@ impl Store {
             created_at: now,
             deadline_start: deadline.start,
             due_at: deadline.due,
+            promised_at: deadline.due,
             grace_ms,
             warned: None,
             timer_at: deadline.next(None).map(|(_, at)| at),
@@ -454,7 +455,7 @@ impl Store {
                 "INSERT INTO events (id, category_code, description, source, lon, lat, cell, address, building_id, \
                  region_key, region_level, state, unit_level, unit_key, department_id, reporter_id, contact_name, \
                  contact_phone_masked, contact_phone_cipher, open311_key_id, created_at, deadline_start, due_at, \
-                 grace_ms, timer_at, closed_at, closed_on_time, updated_at, attributes) ",
+                 promised_at, grace_ms, timer_at, closed_at, closed_on_time, updated_at, attributes) ",
             );
             q.push_values(batch.iter(), |mut b, r| {
                 let e = &r.event;
@@ -486,6 +487,7 @@ impl Store {
                     .push_bind(e.created_at)
                     .push_bind(e.deadline_start)
                     .push_bind(e.due_at)
+                    .push_bind(e.promised_at)
                     .push_bind(e.grace_ms)
                     .push_bind(e.timer_at)
                     .push_bind(e.closed_at)

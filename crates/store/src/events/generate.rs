@@ -150,7 +150,7 @@ impl Store {
                     let mut q = sqlx::QueryBuilder::<DB>::new(
                         "INSERT INTO events (id, category_code, description, source, lon, lat, cell, building_id, \
                          region_key, region_level, state, unit_level, unit_key, department_id, created_at, \
-                         deadline_start, due_at, grace_ms, warned, timer_at, accepted_at, reported_back_at, \
+                         deadline_start, due_at, promised_at, grace_ms, warned, timer_at, accepted_at, reported_back_at, \
                          closed_at, closed_on_time, rating, rated_at, updated_at) ",
                     );
                     q.push_values(part, |mut b, (id, e, unit, d, state, warned, timer, on_time)| {
@@ -173,6 +173,7 @@ impl Store {
                             .push_bind(dept)
                             .push_bind(e.created_at)
                             .push_bind(d.start)
+                            .push_bind(d.due)
                             .push_bind(d.due)
                             .push_bind(d.grace_ms)
                             .push_bind(warned.map(Stage::as_str))

@@ -50,6 +50,10 @@ pub struct Event {
     pub created_at: i64,
     pub deadline_start: i64,
     pub due_at: i64,
+    /// The time promised at the report (承诺办结时间), which closing on time is measured
+    /// against: moved by approved extensions and reopenings, not by escalations
+    /// ([`DeadlineChange::promised`](linli_core::events::flow::DeadlineChange::promised)).
+    pub promised_at: i64,
     pub grace_ms: i64,
     pub warned: Option<Stage>,
     pub timer_at: Option<i64>,
@@ -71,8 +75,8 @@ pub struct Event {
 /// The columns of [`EventRow`], in its order.
 pub(crate) const EVENT_COLUMNS: &str = "id, category_code, description, source, lon, lat, address, \
     building_id, region_key, region_level, state, unit_level, unit_key, department_id, reporter_id, \
-    contact_name, contact_phone_masked, created_at, deadline_start, due_at, grace_ms, warned, \
-    timer_at, extension_minutes, escalations, reopened, accepted_at, reported_back_at, closed_at, \
+    contact_name, contact_phone_masked, created_at, deadline_start, due_at, promised_at, grace_ms, \
+    warned, timer_at, extension_minutes, escalations, reopened, accepted_at, reported_back_at, closed_at, \
     closed_on_time, rating, rating_comment, rated_at, merged_into, version, updated_at";
 
 #[derive(Debug, sqlx::FromRow)]
@@ -97,6 +101,7 @@ pub(crate) struct EventRow {
     created_at: i64,
     deadline_start: i64,
     due_at: i64,
+    promised_at: i64,
     grace_ms: i64,
     warned: Option<String>,
     timer_at: Option<i64>,
@@ -155,6 +160,7 @@ impl TryFrom<EventRow> for Event {
             created_at: r.created_at,
             deadline_start: r.deadline_start,
             due_at: r.due_at,
+            promised_at: r.promised_at,
             grace_ms: r.grace_ms,
             warned: match r.warned.as_deref() {
                 None => None,

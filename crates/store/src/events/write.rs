@@ -324,6 +324,7 @@ macro_rules! save_event {
              extension_minutes = $12, escalations = $13, reopened = $14, accepted_at = $15, \
              reported_back_at = $16, closed_at = $17, closed_on_time = $18, rating = $19, \
              rating_comment = $20, rated_at = $21, merged_into = $22, updated_at = $23, \
+             promised_at = $24, \
              version = version + 1 \
              WHERE id = $1 AND version = $2",
         )
@@ -350,6 +351,7 @@ macro_rules! save_event {
         .bind(ev.rated_at)
         .bind(ev.merged_into)
         .bind(ev.updated_at)
+        .bind(ev.promised_at)
         .execute(&mut *$tx)
         .await?
         .rows_affected()
@@ -616,12 +618,14 @@ impl Store {
             ev.extension_minutes = step.facts.extension_pending;
             ev.closed_at = step.facts.closed_at;
             ev.updated_at = now;
-            next_deadline(&mut ev, step.deadline, now, deadline_minutes.saturating_mul(60_000), grace_minutes.saturating_mul(60_000));
+            let allowed_ms = deadline_minutes.saturating_mul(60_000);
+            next_deadline(&mut ev, step.deadline, now, allowed_ms, grace_minutes.saturating_mul(60_000));
+            ev.promised_at = step.deadline.promised(action, ev.promised_at, now, allowed_ms);
             let mut detail: Option<Value> = None;
             match action {
                 Action::Accept => ev.accepted_at = Some(now),
                 Action::ReportBack => ev.reported_back_at = Some(now),
-                Action::Close | Action::CloseOnSpot => ev.closed_on_time = Some(now <= ev.due_at),
+                Action::Close | Action::CloseOnSpot => ev.closed_on_time = Some(now <= ev.promised_at),
                 Action::Rate { stars } => {
                     ev.rating = Some(i64::from(*stars));
                     ev.rating_comment = comment.map(str::to_string);
