@@ -344,6 +344,7 @@ impl Store {
             progress.advance((items.len() - free.len()) as u64);
             write_entry!(&mut *tx, &actor, &entry)?;
             tx.commit().await?;
+            self.forget_boundaries();
         });
         let boundary = district_boundary()?;
         self.set_layer(

@@ -341,6 +341,7 @@ impl Store {
             };
             write_entry!(&mut *tx, actor, &entry)?;
             tx.commit().await?;
+            self.forget_boundaries();
         });
         self.grid(code).await?.ok_or(StoreError::NotFound)
     }
@@ -408,6 +409,7 @@ impl Store {
             }
             write_entry!(&mut *tx, actor, &entry)?;
             tx.commit().await?;
+            self.forget_boundaries();
         });
         self.grid(code).await?.ok_or(StoreError::NotFound)
     }
@@ -438,6 +440,7 @@ impl Store {
                 .rows_affected();
             write_entry!(&mut *tx, actor, &entry)?;
             tx.commit().await?;
+            self.forget_boundaries();
             n
         }))
     }
@@ -585,6 +588,7 @@ impl Store {
             insert_grids!(tx, &items);
             write_entry!(&mut *tx, actor, &entry)?;
             tx.commit().await?;
+            self.forget_boundaries();
         });
         Ok(report)
     }

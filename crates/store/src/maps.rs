@@ -100,6 +100,7 @@ impl Store {
             .await?;
             write_entry!(&mut *tx, actor, &entry)?;
             tx.commit().await?;
+            self.forget_boundaries();
         });
         Ok(())
     }

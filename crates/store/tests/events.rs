@@ -326,8 +326,23 @@ async fn refusals_and_bad_reports_change_nothing() {
         // Inside, far from any building and grid boundary: the district takes it.
         let far = s.create_event(By::User(&c.resident), report("env.garbage", [120.29, 30.29])).await.expect("far");
         assert_eq!(far.event.region, code(DISTRICT));
+        // The grid's boundary drawn there: the next report at once falls in the grid.
+        let drawn: serde_json::Value = serde_json::from_str(
+            r#"{"type":"Polygon","coordinates":[[[120.28,30.28],[120.295,30.28],[120.295,30.295],[120.28,30.295],[120.28,30.28]]]}"#,
+        )
+        .expect("json");
+        let grid = s.grid(code(GRID)).await.expect("read").expect("grid");
+        s.update_grid(&admin(), code(GRID), linli_store::GridInput {
+            name: grid.name.clone(),
+            boundary: Some(linli_core::geo::MultiPolygon::from_geojson(&drawn).expect("polygon")),
+            ..Default::default()
+        })
+        .await
+        .expect("draw");
+        let inside = s.create_event(By::User(&c.resident), report("env.garbage", [120.29, 30.29])).await.expect("inside");
+        assert_eq!(inside.event.region, code(GRID));
         let (_, total) = s.events(&Default::default(), linli_store::registry::Page::new(None, None)).await.expect("list");
-        assert_eq!(total, 2, "no refused report was stored");
+        assert_eq!(total, 3, "no refused report was stored");
     })
     .await;
 }

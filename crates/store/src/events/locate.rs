@@ -6,10 +6,14 @@
 //! points are read at once, then each point is placed on its own.
 //!
 //! Boundaries are parsed once and kept in a [`ShapeCache`] keyed by region and its
-//! `updated_at`, so an edited boundary is re-read and an unchanged one never is.
+//! `updated_at`, so an edited boundary is re-read and an unchanged one never is. The boxes
+//! of all boundaries (which to test a point against) are kept too, read again when a second
+//! old or when this process changed a boundary, so that a report costs no boundary query.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use linli_core::geo::{cells_around, haversine_m, MultiPolygon, Position};
 use linli_core::region::{KeyRange, Level, RegionCode, KEY_END};
@@ -23,6 +27,24 @@ type Shapes = HashMap<(u8, i64, i64), (i64, Arc<MultiPolygon>)>;
 #[derive(Default, Debug)]
 pub struct ShapeCache {
     shapes: Mutex<Shapes>,
+    outlines: Mutex<Option<(Instant, Arc<Outlines>)>>,
+    /// Bumped by this process's boundary changes: a read that raced with one is not kept.
+    changes: AtomicU64,
+}
+
+/// How long the boxes of the boundaries are used before they are read again: what another
+/// process changed shows within this time, what this process changed at once.
+const OUTLINES_FRESH: Duration = Duration::from_secs(1);
+
+/// The boxes of every boundary a point may be located by.
+#[derive(Debug, Default)]
+struct Outlines {
+    /// Districts, streets and communities (the map layers).
+    admin: Vec<Candidate>,
+    /// Grids and micro-grids with a drawn boundary.
+    grids: Vec<Candidate>,
+    /// Whether any district boundary is known: a point in none of them is then outside.
+    districts: bool,
 }
 
 /// Where a boundary is kept: the map layers (districts, streets, communities) or the grids.
@@ -49,6 +71,53 @@ fn code_of(level: i64, key: i64) -> Option<RegionCode> {
 }
 
 impl Store {
+    /// Drops the boxes of the boundaries kept in memory, after this process changed one.
+    pub(crate) fn forget_boundaries(&self) {
+        self.shapes.changes.fetch_add(1, Ordering::SeqCst);
+        if let Ok(mut slot) = self.shapes.outlines.lock() {
+            *slot = None;
+        }
+    }
+
+    /// The boxes of all boundaries, from memory while fresh (see [`OUTLINES_FRESH`]).
+    async fn outlines(&self) -> Result<Arc<Outlines>> {
+        if let Ok(slot) = self.shapes.outlines.lock() {
+            if let Some((at, outlines)) = slot.as_ref() {
+                if at.elapsed() < OUTLINES_FRESH {
+                    return Ok(outlines.clone());
+                }
+            }
+        }
+        let read_at = Instant::now();
+        let changes = self.shapes.changes.load(Ordering::SeqCst);
+        let (admin, grids): (Vec<Candidate>, Vec<Candidate>) = on_read!(self, pool => {
+            let admin = sqlx::query_as(
+                "SELECT CAST(level AS BIGINT), key, updated_at, min_lon, min_lat, max_lon, max_lat FROM map_layers \
+                 WHERE kind = 'boundary' AND level BETWEEN 3 AND 5",
+            )
+            .fetch_all(pool)
+            .await?;
+            let grids = sqlx::query_as(
+                "SELECT CAST(level AS BIGINT), key, updated_at, min_lon, min_lat, max_lon, max_lat FROM grid_details \
+                 WHERE boundary IS NOT NULL",
+            )
+            .fetch_all(pool)
+            .await?;
+            (admin, grids)
+        });
+        let outlines = Arc::new(Outlines {
+            districts: admin.iter().any(|c: &Candidate| c.0 == 3),
+            admin,
+            grids,
+        });
+        if let Ok(mut slot) = self.shapes.outlines.lock() {
+            if self.shapes.changes.load(Ordering::SeqCst) == changes {
+                *slot = Some((read_at, outlines.clone()));
+            }
+        }
+        Ok(outlines)
+    }
+
     /// The shape of a boundary, from the cache or parsed from the database.
     async fn shape(
         &self,
@@ -90,11 +159,11 @@ impl Store {
     async fn deepest_holding(
         &self,
         table: u8,
-        candidates: &[Candidate],
+        candidates: impl Iterator<Item = &Candidate>,
         p: Position,
     ) -> Result<Option<RegionCode>> {
         let mut best: Option<RegionCode> = None;
-        for c in candidates.iter().filter(|c| bbox_holds(c, p)) {
+        for c in candidates.filter(|c| bbox_holds(c, p)) {
             let Some(code) = code_of(c.0, c.1) else {
                 continue;
             };
@@ -118,44 +187,25 @@ impl Store {
             .unwrap_or_else(|| Err(outside(p)))
     }
 
-    /// The region each point lies in, read for all of them at once: the boundaries and
-    /// buildings near any of the points in three queries, then each point on its own. The
-    /// outer `Err` is a database failure; an inner one says why that point has no place.
+    /// The region each point lies in, read for all of them at once: the boundaries from
+    /// memory, the buildings near any of the points in one query, then each point on its
+    /// own. The outer `Err` is a database failure; an inner one says why that point has no
+    /// place.
     pub(crate) async fn locate_points(
         &self,
         points: &[Position],
     ) -> Result<Vec<Result<RegionCode>>> {
-        let Some(area) = Bounds::around(points) else {
+        if points.is_empty() {
             return Ok(Vec::new());
-        };
-        let admin: Vec<Candidate> = on_read!(self, pool => {
-            sqlx::query_as(
-                "SELECT CAST(level AS BIGINT), key, updated_at, min_lon, min_lat, max_lon, max_lat FROM map_layers \
-                 WHERE kind = 'boundary' AND level BETWEEN 3 AND 5 \
-                 AND min_lon <= $3 AND max_lon >= $1 AND min_lat <= $4 AND max_lat >= $2",
-            )
-            .bind(area.min[0])
-            .bind(area.min[1])
-            .bind(area.max[0])
-            .bind(area.max[1])
-            .fetch_all(pool)
-            .await?
-        });
+        }
+        let outlines = self.outlines().await?;
         let mut admin_regions = Vec::with_capacity(points.len());
         for &p in points {
-            admin_regions.push(self.deepest_holding(MAP_LAYER, &admin, p).await?);
+            admin_regions.push(
+                self.deepest_holding(MAP_LAYER, outlines.admin.iter(), p)
+                    .await?,
+            );
         }
-        // Whether linli knows any district boundary: a point in none of them is then outside.
-        let bounded = if admin_regions.iter().any(Option::is_none) {
-            let districts: i64 = on_read!(self, pool => {
-                sqlx::query_scalar("SELECT COUNT(*) FROM map_layers WHERE kind = 'boundary' AND level = 3")
-                    .fetch_one(pool)
-                    .await?
-            });
-            districts > 0
-        } else {
-            true
-        };
         let ranges: Vec<KeyRange> = admin_regions
             .iter()
             .map(|a| {
@@ -168,32 +218,18 @@ impl Store {
                 )
             })
             .collect();
-
-        let grids: Vec<Candidate> = on_read!(self, pool => {
-            sqlx::query_as(
-                "SELECT CAST(level AS BIGINT), key, updated_at, min_lon, min_lat, max_lon, max_lat FROM grid_details \
-                 WHERE boundary IS NOT NULL \
-                 AND min_lon <= $3 AND max_lon >= $1 AND min_lat <= $4 AND max_lat >= $2",
-            )
-            .bind(area.min[0])
-            .bind(area.min[1])
-            .bind(area.max[0])
-            .bind(area.max[1])
-            .fetch_all(pool)
-            .await?
-        });
         let mut out: Vec<Option<Result<RegionCode>>> = Vec::with_capacity(points.len());
         for (i, &p) in points.iter().enumerate() {
-            if admin_regions[i].is_none() && bounded {
+            if admin_regions[i].is_none() && outlines.districts {
                 out.push(Some(Err(outside(p))));
                 continue;
             }
-            let in_range: Vec<Candidate> = grids
+            let range = ranges[i];
+            let in_range = outlines
+                .grids
                 .iter()
-                .filter(|c| ranges[i].start <= c.1 && c.1 < ranges[i].end)
-                .copied()
-                .collect();
-            out.push(self.deepest_holding(GRID, &in_range, p).await?.map(Ok));
+                .filter(|c| range.start <= c.1 && c.1 < range.end);
+            out.push(self.deepest_holding(GRID, in_range, p).await?.map(Ok));
         }
 
         // The rest by the nearest registered building.
@@ -253,28 +289,6 @@ impl Store {
                 })
             })
             .collect())
-    }
-}
-
-/// The box around a batch of points.
-struct Bounds {
-    min: Position,
-    max: Position,
-}
-
-impl Bounds {
-    fn around(points: &[Position]) -> Option<Bounds> {
-        let first = *points.first()?;
-        Some(points.iter().fold(
-            Bounds {
-                min: first,
-                max: first,
-            },
-            |b, p| Bounds {
-                min: [b.min[0].min(p[0]), b.min[1].min(p[1])],
-                max: [b.max[0].max(p[0]), b.max[1].max(p[1])],
-            },
-        ))
     }
 }
 
