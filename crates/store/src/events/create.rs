@@ -1,9 +1,10 @@
 //! Filing reports. A report is checked on its own (texts, phone, category), then queued;
-//! the queue's task files every report that arrived meanwhile together: one round of
-//! reads to locate them all, one transaction to write them all (events, flow log, photos,
-//! figures, notifications), one read for the open reports near them. Under load that turns
-//! a dozen database round trips and one commit per report into a dozen per batch; a lone
-//! report is a batch of one and waits for nothing.
+//! the queue's task files every report that arrived meanwhile together: one read to locate
+//! them all (the boundaries are in memory; the buildings near them are read), one write of
+//! them all (events, flow log, photos, figures, notifications: see `batch_write`), one read
+//! for the open reports near them. Under load that turns a dozen database round trips and
+//! one commit per report into three per batch; a lone report is a batch of one and waits
+//! for nothing.
 //!
 //! A report the batch cannot file (outside the district, outside the reporter's area) gets
 //! its own error and the others go on. If the batch's transaction fails, every report in it
@@ -14,25 +15,19 @@ use std::sync::{Arc, OnceLock};
 
 use linli_core::events::deadline::Deadline;
 use linli_core::events::flow::{apply, Action, Refusal};
-use linli_core::events::kpi::china_day;
 use linli_core::events::{State, Unit, DUPLICATE_WINDOW_MS};
 use linli_core::geo::{near_cell_of, Position};
 use linli_core::region::{Level, RegionCode};
 use linli_core::registry::phone::Phone;
 use linli_core::{Problem, Role};
-use serde_json::json;
 
 use super::catalog::{category_chain, grid_may_close, Category};
 use super::read::NearAsk;
-use super::stats::{write_deltas, Delta};
-use super::write::{
-    check_photos, clean_text, closure_deltas, invalid, unit_detail, By, Created, NewEvent,
-    PhotoRef, Source,
-};
-use super::{unit_columns, Event, Nearby};
+use super::write::{check_photos, clean_text, invalid, By, Created, NewEvent, PhotoRef, Source};
+use super::{Event, Nearby};
 use crate::accounts::User;
 use crate::batch::Batcher;
-use crate::{now_ms, on_read, on_write, Result, Store, StoreError};
+use crate::{now_ms, on_read, Result, Store, StoreError};
 
 /// The most reports one batch files.
 const MAX_BATCH: usize = 128;
@@ -45,7 +40,7 @@ pub(crate) type ReportQueue = Arc<OnceLock<Batcher<Report, Result<Created>>>>;
 
 /// Who files a report, owned so that the report can wait in the queue.
 #[derive(Debug, Clone)]
-enum Reporter {
+pub(super) enum Reporter {
     User(User),
     ApiKey { id: i64, name: String },
     System,
@@ -63,7 +58,7 @@ impl Reporter {
         }
     }
 
-    fn by(&self) -> By<'_> {
+    pub(super) fn by(&self) -> By<'_> {
         match self {
             Reporter::User(u) => By::User(u),
             Reporter::ApiKey { id, name } => By::ApiKey { id: *id, name },
@@ -84,20 +79,20 @@ enum Spot {
 /// A report checked on its own, waiting in the queue.
 #[derive(Debug)]
 pub(crate) struct Report {
-    reporter: Reporter,
+    pub(super) reporter: Reporter,
     category: Category,
     source: Source,
     description: String,
     address: Option<String>,
     contact_name: Option<String>,
     /// The phone encrypted, and masked for display.
-    phone: Option<(Vec<u8>, String)>,
-    note: Option<String>,
-    photos: Vec<PhotoRef>,
+    pub(super) phone: Option<(Vec<u8>, String)>,
+    pub(super) note: Option<String>,
+    pub(super) photos: Vec<PhotoRef>,
     close_on_spot: bool,
-    attributes: Option<serde_json::Value>,
+    pub(super) attributes: Option<serde_json::Value>,
     spot: Spot,
-    now: i64,
+    pub(super) now: i64,
 }
 
 /// Where a report was located.
@@ -109,11 +104,12 @@ struct Place {
 }
 
 /// A report located and routed, ready to write.
-struct Routed<'a> {
-    report: &'a Report,
-    event: Event,
-    cell: Option<i64>,
-    closing: bool,
+pub(super) struct Routed<'a> {
+    pub(super) report: &'a Report,
+    pub(super) event: Event,
+    pub(super) cell: Option<i64>,
+    /// Closed on the spot as it was filed.
+    pub(super) closing: bool,
 }
 
 /// A building's region key and level, position, name and address.
@@ -432,161 +428,6 @@ impl Store {
             closing: report.close_on_spot,
             event,
         }))
-    }
-
-    /// Writes a batch of routed reports in one transaction, giving each event its id.
-    async fn write_reports(&self, batch: &mut [Routed<'_>]) -> Result<()> {
-        let n = i64::try_from(batch.len()).unwrap_or(i64::MAX);
-        let mut deltas = Vec::with_capacity(batch.len());
-        on_write!(self, p => {
-            let mut tx = p.begin_with(<DB as crate::BeginWrite>::BEGIN).await?;
-            let ids: Vec<i64> = sqlx::query_scalar(<DB as crate::BeginWrite>::NEW_EVENT_IDS)
-                .bind(n)
-                .fetch_all(&mut *tx)
-                .await?;
-            if ids.len() != batch.len() {
-                return Err(StoreError::Corrupt(format!("asked for {n} event ids, got {}", ids.len())));
-            }
-            for (r, id) in batch.iter_mut().zip(&ids) {
-                r.event.id = *id;
-            }
-
-            let mut q = sqlx::QueryBuilder::<DB>::new(
-                "INSERT INTO events (id, category_code, description, source, lon, lat, cell, address, building_id, \
-                 region_key, region_level, state, unit_level, unit_key, department_id, reporter_id, contact_name, \
-                 contact_phone_masked, contact_phone_cipher, open311_key_id, created_at, deadline_start, due_at, \
-                 promised_at, grace_ms, timer_at, closed_at, closed_on_time, updated_at, attributes) ",
-            );
-            q.push_values(batch.iter(), |mut b, r| {
-                let e = &r.event;
-                let (unit_level, unit_key, dept) = unit_columns(e.unit);
-                let key_id = match r.report.reporter {
-                    Reporter::ApiKey { id, .. } => Some(id),
-                    _ => None,
-                };
-                b.push_bind(e.id)
-                    .push_bind(e.category.clone())
-                    .push_bind(e.description.clone())
-                    .push_bind(e.source.as_str())
-                    .push_bind(e.lon)
-                    .push_bind(e.lat)
-                    .push_bind(r.cell)
-                    .push_bind(e.address.clone())
-                    .push_bind(e.building_id)
-                    .push_bind(e.region.key())
-                    .push_bind(i64::from(e.region.level().number()))
-                    .push_bind(e.state.as_str())
-                    .push_bind(unit_level)
-                    .push_bind(unit_key)
-                    .push_bind(dept)
-                    .push_bind(e.reporter_id)
-                    .push_bind(e.contact_name.clone())
-                    .push_bind(e.contact_phone_masked.clone())
-                    .push_bind(r.report.phone.as_ref().map(|p| p.0.clone()))
-                    .push_bind(key_id)
-                    .push_bind(e.created_at)
-                    .push_bind(e.deadline_start)
-                    .push_bind(e.due_at)
-                    .push_bind(e.promised_at)
-                    .push_bind(e.grace_ms)
-                    .push_bind(e.timer_at)
-                    .push_bind(e.closed_at)
-                    .push_bind(e.closed_on_time)
-                    .push_bind(e.updated_at)
-                    .push_bind(r.report.attributes.as_ref().map(|a| a.to_string()));
-            });
-            q.build().execute(&mut *tx).await?;
-
-            // The flow log: every report, and the closure of those closed on the spot.
-            let mut flows: Vec<(i64, &Routed, &'static str)> = batch.iter().map(|r| (r.event.id, r, "report")).collect();
-            flows.extend(batch.iter().filter(|r| r.closing).map(|r| (r.event.id, r, "close_on_spot")));
-            let mut q = sqlx::QueryBuilder::<DB>::new(
-                "INSERT INTO event_flow (event_id, at, actor_id, actor_name, action, from_state, to_state, note, detail) ",
-            );
-            q.push_values(flows.iter(), |mut b, (id, r, action)| {
-                let by = r.report.reporter.by();
-                let (from, to, note, detail) = if *action == "report" {
-                    let detail = json!({"unit": unit_detail(r.event.unit), "source": r.event.source.as_str()});
-                    (None, State::Pending.as_str(), None, Some(detail.to_string()))
-                } else {
-                    (Some(State::Pending.as_str()), State::Closed.as_str(), r.report.note.clone(), None)
-                };
-                b.push_bind(*id)
-                    .push_bind(r.report.now)
-                    .push_bind(by.id())
-                    .push_bind(by.name())
-                    .push_bind(*action)
-                    .push_bind(from)
-                    .push_bind(to)
-                    .push_bind(note)
-                    .push_bind(detail);
-            });
-            q.push(" RETURNING id, event_id, action");
-            let flow_ids: Vec<(i64, i64, String)> = q.build_query_as().fetch_all(&mut *tx).await?;
-            let report_flow: HashMap<i64, i64> = flow_ids
-                .into_iter()
-                .filter(|(_, _, action)| action == "report")
-                .map(|(flow, event, _)| (event, flow))
-                .collect();
-
-            let photos: Vec<(i64, i64, &PhotoRef, i64)> = batch
-                .iter()
-                .flat_map(|r| {
-                    let flow = report_flow.get(&r.event.id).copied().unwrap_or_default();
-                    r.report.photos.iter().map(move |ph| (r.event.id, flow, ph, r.report.now))
-                })
-                .collect();
-            if !photos.is_empty() {
-                let mut q = sqlx::QueryBuilder::<DB>::new(
-                    "INSERT INTO event_photos (event_id, flow_id, sha256, format, bytes, width, height, created_at) ",
-                );
-                q.push_values(photos.iter(), |mut b, (event, flow, ph, at)| {
-                    b.push_bind(*event)
-                        .push_bind(*flow)
-                        .push_bind(ph.sha256.clone())
-                        .push_bind(ph.format.clone())
-                        .push_bind(ph.bytes)
-                        .push_bind(ph.width)
-                        .push_bind(ph.height)
-                        .push_bind(*at);
-                });
-                q.build().execute(&mut *tx).await?;
-            }
-
-            for r in batch.iter() {
-                deltas.push(Delta {
-                    region: Some(r.event.region),
-                    department: r.event.unit.department(),
-                    category: r.event.category.clone(),
-                    day: china_day(r.event.created_at),
-                    received: 1,
-                    ..Default::default()
-                });
-                if r.closing {
-                    deltas.extend(closure_deltas(&r.event));
-                }
-            }
-            write_deltas!(tx, &deltas);
-
-            let inboxes: Vec<&Routed> = batch.iter().filter(|r| !r.closing).collect();
-            if !inboxes.is_empty() {
-                let mut q = sqlx::QueryBuilder::<DB>::new(
-                    "INSERT INTO notifications (at, unit_level, unit_key, department_id, event_id, kind) ",
-                );
-                q.push_values(inboxes.iter(), |mut b, r| {
-                    let (level, key, dept) = unit_columns(r.event.unit);
-                    b.push_bind(r.report.now)
-                        .push_bind(level)
-                        .push_bind(key)
-                        .push_bind(dept)
-                        .push_bind(r.event.id)
-                        .push_bind("new");
-                });
-                q.build().execute(&mut *tx).await?;
-            }
-            tx.commit().await?;
-        });
-        Ok(())
     }
 
     /// The open reports near each new one with a position (see [`Store::nearby_open`]), read

@@ -5,6 +5,7 @@
 //! Every change to an event is one transaction: the event row (guarded by its version, so
 //! two writers never both win), its flow-log row, photos, summons and notifications.
 
+mod batch_write;
 mod catalog;
 mod create;
 mod generate;
