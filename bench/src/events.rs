@@ -22,6 +22,7 @@ use crate::stats::{group, median, ratio};
 pub struct Options {
     pub events: usize,
     pub iterations: usize,
+    pub skip_sqlite: bool,
 }
 
 const DISTRICT: &str = "330102";
@@ -164,7 +165,11 @@ pub async fn run(with_pg: bool, opts: &Options) -> Result<String> {
         group(opts.events as u64),
         opts.iterations
     ));
-    let mut dbs = vec![TestDb::sqlite()];
+    let mut dbs = if opts.skip_sqlite {
+        Vec::new()
+    } else {
+        vec![TestDb::sqlite()]
+    };
     if with_pg {
         dbs.extend(TestDb::postgres().await);
     }

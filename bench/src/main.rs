@@ -71,6 +71,9 @@ enum Command {
         /// Timed calls per query (after one warm-up); the median is reported.
         #[arg(long, default_value_t = 9)]
         iterations: usize,
+        /// Skip the SQLite half (its load of a year takes about 20 minutes): PostgreSQL only.
+        #[arg(long, requires = "url")]
+        skip_sqlite: bool,
         /// Also write the report to bench/RESULTS-events.md.
         #[arg(long)]
         write: bool,
@@ -284,11 +287,16 @@ fn main() -> anyhow::Result<()> {
         Command::Events {
             events,
             iterations,
+            skip_sqlite,
             write,
             ..
         } => {
             let machine = rt.block_on(machine::describe("events", pg.as_deref()));
-            let opts = events::Options { events, iterations };
+            let opts = events::Options {
+                events,
+                iterations,
+                skip_sqlite,
+            };
             let md = rt.block_on(events::run(pg.is_some(), &opts))?;
             let report = format!("# linli event figures benchmark\n\n{machine}\n{md}");
             print!("{report}");
