@@ -1,0 +1,3 @@
+-- No query reads events by updated_at (it is shown, never searched), yet every new report
+-- and every step of every event wrote an entry into this index.
+DROP INDEX IF EXISTS events_updated;
