@@ -1,14 +1,14 @@
 //! Filing reports. A report is checked on its own (texts, phone, category), then queued;
 //! the queue's task files every report that arrived meanwhile together: one read to locate
-//! them all (the boundaries are in memory; the buildings near them are read), one write of
-//! them all (events, flow log, photos, figures, notifications: see `batch_write`), one read
-//! for the open reports near them. Under load that turns a dozen database round trips and
-//! one commit per report into three per batch; a lone report is a batch of one and waits
-//! for nothing.
+//! them all (the boundaries are in memory; the buildings near them are read), then one
+//! write of them all (events, flow log, photos, figures, notifications: see `batch_write`)
+//! and, at the same time, one read of the open reports near them. Under load that turns a
+//! dozen database round trips and one commit per report into two in a row per batch; a
+//! lone report is a batch of one and waits for nothing.
 //!
 //! A report the batch cannot file (outside the district, outside the reporter's area) gets
-//! its own error and the others go on. If the batch's transaction fails, every report in it
-//! is filed again alone, so that one bad report fails only itself.
+//! its own error and the others go on. If the batch's write fails, every report in it is
+//! filed again alone, so that one bad report fails only itself.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, OnceLock};

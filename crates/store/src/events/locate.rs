@@ -2,13 +2,14 @@
 //! or imported, else by the nearest registered building, all within the district whose
 //! boundary holds the point. A point outside every district boundary linli has is refused.
 //!
-//! A batch of reports is located together: the boundaries and buildings near any of its
-//! points are read at once, then each point is placed on its own.
+//! A batch of reports is located together: the buildings near any of its points are read
+//! at once, then each point is placed on its own.
 //!
 //! Boundaries are parsed once and kept in a [`ShapeCache`] keyed by region and its
 //! `updated_at`, so an edited boundary is re-read and an unchanged one never is. The boxes
-//! of all boundaries (which to test a point against) are kept too, read again when a second
-//! old or when this process changed a boundary, so that a report costs no boundary query.
+//! of all boundaries (which to test a point against) are kept too, read again once older than
+//! a second or when this process changed a boundary, so that a report costs no boundary
+//! query.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
