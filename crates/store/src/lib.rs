@@ -25,6 +25,7 @@ pub mod demo_events;
 pub mod demo_registry;
 pub mod divisions;
 pub mod events;
+pub mod fresh;
 pub mod grids;
 pub mod maps;
 pub mod password;

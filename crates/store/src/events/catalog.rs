@@ -3,9 +3,7 @@
 //! admins or replaced by an imported workbook, every change audited.
 
 use std::collections::{HashMap, HashSet};
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::sync::Arc;
 
 use linli_core::events::category::{
     default_categories, default_departments, CategoryDef, DepartmentDef, HandlingLevel,
@@ -127,18 +125,9 @@ impl Catalog {
     }
 }
 
-/// How long a catalog read from the database serves before it is read again. Changes made
-/// through this process are seen at once; another process's within this time.
-const CATALOG_FRESH: Duration = Duration::from_secs(1);
-
-/// The catalog kept in memory, shared by a store's clones.
-#[derive(Debug, Default)]
-pub struct CatalogCache {
-    slot: Mutex<Option<(Instant, Arc<Catalog>)>>,
-    /// Counts this process's changes, so that a read which began before a change is not
-    /// kept after it.
-    changes: AtomicU64,
-}
+/// The catalog kept in memory, shared by a store's clones: changes made through this
+/// process are seen at once, another process's within [`crate::fresh::FRESH_FOR`].
+pub type CatalogCache = crate::fresh::Fresh<Catalog>;
 
 /// Inserts or updates departments by code inside `tx`; returns code → id.
 macro_rules! upsert_departments {
@@ -242,35 +231,21 @@ impl Store {
         Ok(())
     }
 
-    /// The catalog, from memory while fresh (see [`CATALOG_FRESH`]).
+    /// The catalog, from memory while fresh (see [`CatalogCache`]).
     pub async fn catalog(&self) -> Result<Arc<Catalog>> {
-        if let Ok(slot) = self.catalog.slot.lock() {
-            if let Some((at, catalog)) = slot.as_ref() {
-                if at.elapsed() < CATALOG_FRESH {
-                    return Ok(catalog.clone());
-                }
-            }
-        }
-        let read_at = Instant::now();
-        let changes = self.catalog.changes.load(Ordering::SeqCst);
-        let catalog = Arc::new(Catalog::new(
-            self.categories().await?,
-            self.departments().await?,
-        ));
-        if let Ok(mut slot) = self.catalog.slot.lock() {
-            if self.catalog.changes.load(Ordering::SeqCst) == changes {
-                *slot = Some((read_at, catalog.clone()));
-            }
-        }
-        Ok(catalog)
+        self.catalog
+            .get_or_read(|| async {
+                Ok(Catalog::new(
+                    self.categories().await?,
+                    self.departments().await?,
+                ))
+            })
+            .await
     }
 
     /// Drops the catalog kept in memory after this process changed it.
     fn forget_catalog(&self) {
-        self.catalog.changes.fetch_add(1, Ordering::SeqCst);
-        if let Ok(mut slot) = self.catalog.slot.lock() {
-            *slot = None;
-        }
+        self.catalog.forget();
     }
 
     pub async fn departments(&self) -> Result<Vec<Department>> {

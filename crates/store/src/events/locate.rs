@@ -12,14 +12,13 @@
 //! query.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
 
 use linli_core::geo::{cells_around, haversine_m, MultiPolygon, Position};
 use linli_core::region::{KeyRange, Level, RegionCode, KEY_END};
 use linli_core::Problem;
 
+use crate::fresh::Fresh;
 use crate::{on_read, Result, Store, StoreError};
 
 /// Parsed boundaries by (table, level, key), with the `updated_at` they were parsed at.
@@ -28,14 +27,8 @@ type Shapes = HashMap<(u8, i64, i64), (i64, Arc<MultiPolygon>)>;
 #[derive(Default, Debug)]
 pub struct ShapeCache {
     shapes: Mutex<Shapes>,
-    outlines: Mutex<Option<(Instant, Arc<Outlines>)>>,
-    /// Bumped by this process's boundary changes: a read that raced with one is not kept.
-    changes: AtomicU64,
+    outlines: Fresh<Outlines>,
 }
-
-/// How long the boxes of the boundaries are used before they are read again: what another
-/// process changed shows within this time, what this process changed at once.
-const OUTLINES_FRESH: Duration = Duration::from_secs(1);
 
 /// The boxes of every boundary a point may be located by.
 #[derive(Debug, Default)]
@@ -74,49 +67,36 @@ fn code_of(level: i64, key: i64) -> Option<RegionCode> {
 impl Store {
     /// Drops the boxes of the boundaries kept in memory, after this process changed one.
     pub(crate) fn forget_boundaries(&self) {
-        self.shapes.changes.fetch_add(1, Ordering::SeqCst);
-        if let Ok(mut slot) = self.shapes.outlines.lock() {
-            *slot = None;
-        }
+        self.shapes.outlines.forget();
     }
 
-    /// The boxes of all boundaries, from memory while fresh (see [`OUTLINES_FRESH`]).
+    /// The boxes of all boundaries, from memory while fresh (see [`Fresh`]).
     async fn outlines(&self) -> Result<Arc<Outlines>> {
-        if let Ok(slot) = self.shapes.outlines.lock() {
-            if let Some((at, outlines)) = slot.as_ref() {
-                if at.elapsed() < OUTLINES_FRESH {
-                    return Ok(outlines.clone());
-                }
-            }
-        }
-        let read_at = Instant::now();
-        let changes = self.shapes.changes.load(Ordering::SeqCst);
-        let (admin, grids): (Vec<Candidate>, Vec<Candidate>) = on_read!(self, pool => {
-            let admin = sqlx::query_as(
-                "SELECT CAST(level AS BIGINT), key, updated_at, min_lon, min_lat, max_lon, max_lat FROM map_layers \
-                 WHERE kind = 'boundary' AND level BETWEEN 3 AND 5",
-            )
-            .fetch_all(pool)
-            .await?;
-            let grids = sqlx::query_as(
-                "SELECT CAST(level AS BIGINT), key, updated_at, min_lon, min_lat, max_lon, max_lat FROM grid_details \
-                 WHERE boundary IS NOT NULL",
-            )
-            .fetch_all(pool)
-            .await?;
-            (admin, grids)
-        });
-        let outlines = Arc::new(Outlines {
-            districts: admin.iter().any(|c: &Candidate| c.0 == 3),
-            admin,
-            grids,
-        });
-        if let Ok(mut slot) = self.shapes.outlines.lock() {
-            if self.shapes.changes.load(Ordering::SeqCst) == changes {
-                *slot = Some((read_at, outlines.clone()));
-            }
-        }
-        Ok(outlines)
+        self.shapes
+            .outlines
+            .get_or_read(|| async {
+                let (admin, grids): (Vec<Candidate>, Vec<Candidate>) = on_read!(self, pool => {
+                    let admin = sqlx::query_as(
+                        "SELECT CAST(level AS BIGINT), key, updated_at, min_lon, min_lat, max_lon, max_lat FROM map_layers \
+                         WHERE kind = 'boundary' AND level BETWEEN 3 AND 5",
+                    )
+                    .fetch_all(pool)
+                    .await?;
+                    let grids = sqlx::query_as(
+                        "SELECT CAST(level AS BIGINT), key, updated_at, min_lon, min_lat, max_lon, max_lat FROM grid_details \
+                         WHERE boundary IS NOT NULL",
+                    )
+                    .fetch_all(pool)
+                    .await?;
+                    (admin, grids)
+                });
+                Ok(Outlines {
+                    districts: admin.iter().any(|c: &Candidate| c.0 == 3),
+                    admin,
+                    grids,
+                })
+            })
+            .await
     }
 
     /// The shape of a boundary, from the cache or parsed from the database.
