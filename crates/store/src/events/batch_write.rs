@@ -131,9 +131,9 @@ fn column<T, F: Fn(&Routed<'_>) -> T>(batch: &[Routed<'_>], f: F) -> Vec<T> {
 }
 
 impl Store {
-    /// Writes a batch of routed reports at once (see the module documentation), giving
-    /// each event its id. Nothing of it is written if any of it fails.
-    pub(super) async fn write_reports(&self, batch: &mut [Routed<'_>]) -> Result<()> {
+    /// Writes a batch of routed reports at once (see the module documentation); the new
+    /// events' ids in batch order. Nothing of it is written if any of it fails.
+    pub(super) async fn write_reports(&self, batch: &[Routed<'_>]) -> Result<Vec<i64>> {
         let ids = match &self.db {
             Db::Postgres(pool) => write_on_postgres(pool, batch).await?,
             Db::Sqlite { write, .. } => write_on_sqlite(write, batch).await?,
@@ -145,10 +145,7 @@ impl Store {
                 ids.len()
             )));
         }
-        for (r, id) in batch.iter_mut().zip(ids) {
-            r.event.id = id;
-        }
-        Ok(())
+        Ok(ids)
     }
 }
 

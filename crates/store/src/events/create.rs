@@ -268,22 +268,19 @@ impl Store {
             let (slots, mut batch): (Vec<usize>, Vec<Routed>) = routed.into_iter().unzip();
             // The open reports near each one are read while the batch is written: one round
             // trip fewer to wait for. The batch's own reports are then matched in memory.
-            let spots: Vec<Option<(String, Position, i64)>> = batch
+            let asks: Vec<NearAsk> = batch
                 .iter()
-                .map(|r| {
+                .filter_map(|r| {
                     let e = &r.event;
                     let since = e.created_at - DUPLICATE_WINDOW_MS;
-                    position_of(e).map(|p| (e.category.clone(), p, since))
+                    position_of(e).map(|p| (e.category.as_str(), p, since, None))
                 })
                 .collect();
-            let asks: Vec<NearAsk> = spots
-                .iter()
-                .flatten()
-                .map(|(category, p, since)| (category.as_str(), *p, *since, None))
-                .collect();
             let (written, found) =
-                tokio::join!(self.write_reports(&mut batch), self.nearby_open_for(&asks));
-            written?;
+                tokio::join!(self.write_reports(&batch), self.nearby_open_for(&asks));
+            for (r, id) in batch.iter_mut().zip(written?) {
+                r.event.id = id;
+            }
             // The batch is stored: a failed search must not fail it (it would be filed again).
             let found = found.unwrap_or_else(|e| {
                 tracing::warn!(error = %e, "the search for duplicates failed; answering without");
