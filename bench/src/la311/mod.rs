@@ -28,7 +28,7 @@ use linli_store::events::KpiScope;
 use linli_store::testing::TestDb;
 use linli_store::{Keyring, Store};
 
-use expected::{Input, Rules};
+use expected::Input;
 use mapping::{Building, Community, Place};
 use peek::Peek;
 use replay::{Plan, Replayer};
@@ -70,10 +70,7 @@ pub fn day_label(day: i64) -> String {
 
 /// A China-time moment, for people.
 pub fn china_time(ms: i64) -> String {
-    chrono::DateTime::from_timestamp_millis(ms + 8 * 3_600_000).map_or_else(
-        || ms.to_string(),
-        |t| t.format("%Y-%m-%d %H:%M").to_string(),
-    )
+    linli_core::china_time::format(ms, "%Y-%m-%d %H:%M")
 }
 
 /// The demo district's communities ranked by number of buildings (most first, ties by
@@ -126,29 +123,25 @@ async fn ranked_communities(store: &Store, peek: &Peek, scale: f64) -> Result<Ve
     Ok(out)
 }
 
-/// The catalogue's rules and Chinese names of the categories used.
-async fn category_rules(
+/// The allowed time (ms) and the Chinese name of each category used, from the catalogue.
+async fn category_times(
     store: &Store,
     codes: impl Iterator<Item = &'static str>,
-) -> Result<(HashMap<&'static str, Rules>, BTreeMap<String, String>)> {
-    let mut rules = HashMap::new();
+) -> Result<(HashMap<&'static str, i64>, BTreeMap<String, String>)> {
+    let catalog = store.catalog().await?;
+    let mut allowed = HashMap::new();
     let mut names = BTreeMap::new();
     for code in codes {
-        if rules.contains_key(code) {
+        if allowed.contains_key(code) {
             continue;
         }
-        let Some(c) = store.category(code).await?.filter(|c| c.active) else {
+        let Some(c) = catalog.category(code).filter(|c| c.active) else {
             bail!("category {code} is not in linli's catalogue (or not active)");
         };
-        rules.insert(
-            code,
-            Rules {
-                allowed_ms: c.deadline_minutes * 60_000,
-            },
-        );
+        allowed.insert(code, c.deadline_minutes * 60_000);
         names.insert(code.to_string(), c.name_zh.clone());
     }
-    Ok((rules, names))
+    Ok((allowed, names))
 }
 
 /// A fresh database with the demo district: regions, grids, accounts and a registry at
@@ -269,7 +262,7 @@ pub async fn run(opts: &Options) -> Result<Finished> {
     let categories = tickets
         .iter()
         .map(|t| mapping::category_for(&t.request_type).0);
-    let (rules, names) = category_rules(&store, categories).await?;
+    let (allowed, names) = category_times(&store, categories).await?;
 
     let per_file = plans(&files, &placement.places);
     let mut replayer = Replayer {
@@ -295,7 +288,7 @@ pub async fn run(opts: &Options) -> Result<Finished> {
         .map(|p| Input {
             ticket: p.ticket,
             category: p.category,
-            rules: rules[p.category],
+            allowed_ms: allowed[p.category],
         })
         .collect();
     let expected = expected::expected(&inputs);

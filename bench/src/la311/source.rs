@@ -10,9 +10,7 @@ use std::path::Path;
 
 use anyhow::{bail, Context, Result};
 use chrono::NaiveDateTime;
-
-/// China's offset from UTC, in ms: a wall-clock reading becomes an instant in UTC+8.
-const CHINA_OFFSET_MS: i64 = 8 * 3_600_000;
+use linli_core::china_time;
 
 /// What became of a ticket in Los Angeles, as the replay will repeat it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -102,7 +100,7 @@ pub fn parse_time(s: &str) -> Option<i64> {
     if !(1990..=2100).contains(&chrono::Datelike::year(&t.date())) {
         return None;
     }
-    Some(t.and_utc().timestamp_millis() - CHINA_OFFSET_MS)
+    Some(china_time::from_reading(t))
 }
 
 /// `POINT (lon lat)` (the 2018 file) or `(lat, lon)` (the 2017 file) → (lon, lat).
@@ -282,7 +280,7 @@ mod tests {
     fn ms(y: i32, mo: u32, d: u32, h: u32, mi: u32, s: u32) -> i64 {
         chrono::NaiveDate::from_ymd_opt(y, mo, d)
             .and_then(|d| d.and_hms_opt(h, mi, s))
-            .map(|t| t.and_utc().timestamp_millis() - CHINA_OFFSET_MS)
+            .map(china_time::from_reading)
             .expect("a valid test date")
     }
 

@@ -1,6 +1,7 @@
 //! Domain types and rules of linli. Nothing here does I/O: the store, the server and the
 //! command line all lean on these types so that a rule is written once.
 
+pub mod china_time;
 pub mod events;
 mod events_page_text;
 mod events_text;

@@ -75,7 +75,7 @@ pub fn spawn_scheduler(store: Store) {
 
 /// An instant as RFC 3339 in China's time (UTC+8).
 pub fn rfc3339(ms: i64) -> String {
-    crate::china_time::rfc3339(ms)
+    linli_core::china_time::rfc3339(ms)
 }
 
 #[derive(Debug, Serialize, ToSchema)]

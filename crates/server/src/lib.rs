@@ -19,7 +19,6 @@ use tower_http::compression::CompressionLayer;
 pub mod api;
 pub mod assets;
 pub mod auth;
-mod china_time;
 pub mod error;
 pub mod events_api;
 pub mod events_catalog;

@@ -500,7 +500,7 @@ fn parse_instant(s: &str) -> Option<DateTime<FixedOffset>> {
 
 /// An instant as people read it in China: `2025-03-01 08:00`.
 fn local_minute(ms: i64) -> String {
-    crate::china_time::format(ms, "%Y-%m-%d %H:%M")
+    linli_core::china_time::format(ms, "%Y-%m-%d %H:%M")
 }
 
 /// Checks the `api_key` of a read: not needed, but one that is given must be valid.

@@ -76,7 +76,7 @@ fn t(state: &State, key: &str, kwargs: Kwargs) -> Result<String, minijinja::Erro
 /// `ms | datetime`: an instant (milliseconds since 1970) as local-looking UTC+8 time, since
 /// linli serves Chinese cities.
 fn datetime(ms: i64) -> String {
-    crate::china_time::format(ms, "%Y-%m-%d %H:%M:%S")
+    linli_core::china_time::format(ms, "%Y-%m-%d %H:%M:%S")
 }
 
 /// A template environment holding `templates` and the `t()` function every page uses; each

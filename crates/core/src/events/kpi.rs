@@ -7,10 +7,8 @@
 
 use chrono::{Datelike, NaiveDate};
 
-use crate::events::{DAY_MS, HOUR_MS};
-
-/// China's offset from UTC: days and months turn over at Beijing midnight.
-const CHINA_MS: i64 = 8 * HOUR_MS;
+use crate::china_time::OFFSET_MS as CHINA_MS;
+use crate::events::DAY_MS;
 
 /// Days since 1970-01-01 in China time.
 pub fn china_day(ms: i64) -> i64 {

@@ -69,7 +69,7 @@ fn card_value(lang: Lang, v: &Value, kind: &str) -> String {
 
 /// The time of day in China, to the second: when the figures were last read.
 fn clock(ms: i64) -> String {
-    crate::china_time::format(ms, "%H:%M:%S")
+    linli_core::china_time::format(ms, "%H:%M:%S")
 }
 
 pub(super) async fn page(

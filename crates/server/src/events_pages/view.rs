@@ -18,7 +18,7 @@ use crate::AppState;
 
 /// `ms` as "YYYY-MM-DD HH:MM" in China's time (UTC+8): linli serves Chinese cities.
 pub(super) fn time(ms: i64) -> String {
-    crate::china_time::format(ms, "%Y-%m-%d %H:%M")
+    linli_core::china_time::format(ms, "%Y-%m-%d %H:%M")
 }
 
 /// A span as "2 天 3 小时", "4 小时 5 分钟" or "12 分钟".

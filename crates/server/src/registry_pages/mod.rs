@@ -251,7 +251,7 @@ fn env() -> &'static Environment<'static> {
 
 /// `ms | datetime`: UTC+8 local time.
 fn datetime(ms: i64) -> String {
-    crate::china_time::format(ms, "%Y-%m-%d %H:%M")
+    linli_core::china_time::format(ms, "%Y-%m-%d %H:%M")
 }
 
 fn render_string(template: &str, ctx: &Value) -> AppResult<String> {
