@@ -1,5 +1,7 @@
 //! The `linli` command: serve the platform, build the demo district, import data, add accounts.
 
+mod access;
+
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -64,6 +66,9 @@ enum Command {
     /// API keys for Open311 GeoReport v2 clients (/open311/v2/).
     #[command(subcommand)]
     Apikey(ApikeyCommand),
+    /// Walking accessibility on files: nearest facilities, the walking graph, OSM facilities.
+    #[command(subcommand)]
+    Access(access::AccessCommand),
 }
 
 #[derive(Subcommand)]
@@ -326,6 +331,7 @@ async fn run(cli: Cli) -> Result<()> {
             serve(store, args).await
         }
         Command::Demo(args) => demo(&cli.database, &cli.key_file, args).await,
+        Command::Access(command) => access::run(command),
         Command::Import(ImportCommand::Residents(a)) => {
             import_registry(&cli.database, &cli.key_file, RecordKind::Residents, &a).await
         }
