@@ -25,6 +25,7 @@ pub mod places;
 pub mod points;
 pub mod pois;
 pub mod search;
+pub mod siting;
 pub mod snap;
 pub mod walkable;
 pub mod within;

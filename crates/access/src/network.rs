@@ -180,7 +180,7 @@ pub fn read_geojson(path: &Path, bytes: &[u8]) -> Result<Segments> {
             problems: reader.problems,
         });
     }
-    let mut out = reader.out;
+    let mut out = reader.joiner.out;
     if reader.not_lines > 0 {
         out.notes.push(format!(
             "{} features are not lines (points or polygons) and were left out",
@@ -190,10 +190,63 @@ pub fn read_geojson(path: &Path, bytes: &[u8]) -> Result<Segments> {
     Ok(out)
 }
 
+/// Builds segments from positions, one vertex per distinct position (exact coordinates).
 #[derive(Default)]
-struct GeoJsonLines {
+struct Joiner {
     out: Segments,
     vertices: HashMap<(u64, u64), u32>,
+}
+
+impl Joiner {
+    fn vertex(&mut self, p: [f64; 2]) -> u32 {
+        let next = self.out.positions.len() as u32;
+        let v = *self
+            .vertices
+            .entry((p[0].to_bits(), p[1].to_bits()))
+            .or_insert(next);
+        if v == next {
+            self.out.positions.push(p);
+        }
+        v
+    }
+
+    fn segment(&mut self, a: u32, b: u32, meters: f64) {
+        self.out.segments.push((a, b, meters));
+    }
+
+    fn haversine(&self, a: u32, b: u32) -> f64 {
+        haversine_m(
+            self.out.positions[a as usize],
+            self.out.positions[b as usize],
+        )
+    }
+}
+
+/// Lines already in memory (a map layer's roads), every one walkable; positions that are
+/// not real longitudes and latitudes break the line there.
+pub fn from_lines(lines: &[Vec<[f64; 2]>]) -> Segments {
+    let mut j = Joiner::default();
+    for line in lines {
+        let mut previous: Option<u32> = None;
+        for p in line {
+            if !valid_position(p[0], p[1]) {
+                previous = None;
+                continue;
+            }
+            let v = j.vertex(*p);
+            if let Some(u) = previous {
+                let m = j.haversine(u, v);
+                j.segment(u, v, m);
+            }
+            previous = Some(v);
+        }
+    }
+    j.out
+}
+
+#[derive(Default)]
+struct GeoJsonLines {
+    joiner: Joiner,
     problems: Vec<Problem>,
     not_lines: usize,
 }
@@ -240,17 +293,10 @@ impl GeoJsonLines {
                 previous = None;
                 continue;
             };
-            let next = self.out.positions.len() as u32;
-            let v = *self
-                .vertices
-                .entry((lon.to_bits(), lat.to_bits()))
-                .or_insert(next);
-            if v == next {
-                self.out.positions.push([lon, lat]);
-            }
+            let v = self.joiner.vertex([lon, lat]);
             if let Some(u) = previous {
-                let len = haversine_m(self.out.positions[u as usize], [lon, lat]);
-                self.out.segments.push((u, v, len));
+                let m = self.joiner.haversine(u, v);
+                self.joiner.segment(u, v, m);
             }
             previous = Some(v);
         }
@@ -287,8 +333,7 @@ pub fn read_graph_csv(path: &Path, bytes: &[u8]) -> Result<Segments> {
             found: header.iter().collect::<Vec<_>>().join(","),
         });
     }
-    let mut out = Segments::default();
-    let mut vertices: HashMap<(u64, u64), u32> = HashMap::new();
+    let mut joiner = Joiner::default();
     let mut problems = Vec::new();
     for (i, row) in rows.records().enumerate() {
         let line = i + 2;
@@ -331,17 +376,8 @@ pub fn read_graph_csv(path: &Path, bytes: &[u8]) -> Result<Segments> {
             });
             continue;
         }
-        let [a, b] = ends.map(|p| {
-            let next = out.positions.len() as u32;
-            let id = *vertices
-                .entry((p[0].to_bits(), p[1].to_bits()))
-                .or_insert(next);
-            if id == next {
-                out.positions.push(p);
-            }
-            id
-        });
-        out.segments.push((a, b, v[4]));
+        let [a, b] = ends.map(|p| joiner.vertex(p));
+        joiner.segment(a, b, v[4]);
     }
     if !problems.is_empty() {
         return Err(AccessError::BadRows {
@@ -349,5 +385,5 @@ pub fn read_graph_csv(path: &Path, bytes: &[u8]) -> Result<Segments> {
             problems,
         });
     }
-    Ok(out)
+    Ok(joiner.out)
 }
