@@ -18,11 +18,27 @@ pub fn nearest_by_type(
     facilities_by_type: &[Vec<Snap>],
     cap_m: f64,
 ) -> Vec<Vec<Option<f64>>> {
+    nearest_by_type_observed(graph, origins, facilities_by_type, cap_m, &|| {})
+}
+
+/// [`nearest_by_type`], calling `type_done` as each type is finished (from any thread), for
+/// a progress bar.
+pub fn nearest_by_type_observed(
+    graph: &Graph,
+    origins: &[Option<Snap>],
+    facilities_by_type: &[Vec<Snap>],
+    cap_m: f64,
+    type_done: &(dyn Fn() + Sync),
+) -> Vec<Vec<Option<f64>>> {
     facilities_by_type
         .par_iter()
         .map_init(
             || Search::new(graph),
-            |search, facilities| nearest_one_type(graph, search, origins, facilities, cap_m),
+            |search, facilities| {
+                let answer = nearest_one_type(graph, search, origins, facilities, cap_m);
+                type_done();
+                answer
+            },
         )
         .collect()
 }

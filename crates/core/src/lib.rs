@@ -8,6 +8,8 @@ mod events_text;
 pub mod geo;
 pub mod grid;
 pub mod grid_import;
+pub mod healthcheck;
+mod healthcheck_text;
 pub mod i18n;
 mod open311_text;
 pub mod problem;

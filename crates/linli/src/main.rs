@@ -69,6 +69,18 @@ enum Command {
     /// Walking accessibility on files: nearest facilities, the walking graph, OSM facilities.
     #[command(subcommand)]
     Access(access::AccessCommand),
+    /// Run the community health check (社区体检) for a district, street or community and
+    /// store its results: walking coverage per facility type, indicators, index, ranking,
+    /// the bottom 10 % flagged.
+    Healthcheck {
+        /// The region: a district (6 digits), street (9) or community (12), e.g. 330102.
+        #[arg(long)]
+        region: String,
+        /// The walking network: an OSM PBF, GeoJSON lines or graph CSV file. Without it, the
+        /// roads map layer imported for the region or a region above it.
+        #[arg(long)]
+        network: Option<PathBuf>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -243,6 +255,18 @@ impl Progress for Bar {
     }
 }
 
+impl linli_store::healthcheck::HealthcheckProgress for Bar {
+    fn stage(&self, key: &'static str, total: u64) {
+        self.0
+            .set_message(linli_core::i18n::text(Lang::En, key).to_string());
+        self.0.set_position(0);
+        self.0.set_length(total);
+    }
+    fn advance(&self, n: u64) {
+        self.0.inc(n);
+    }
+}
+
 impl Drop for Bar {
     fn drop(&mut self) {
         self.0.finish();
@@ -332,6 +356,9 @@ async fn run(cli: Cli) -> Result<()> {
         }
         Command::Demo(args) => demo(&cli.database, &cli.key_file, args).await,
         Command::Access(command) => access::run(command),
+        Command::Healthcheck { region, network } => {
+            healthcheck(&cli.database, &cli.key_file, &region, network.as_deref()).await
+        }
         Command::Import(ImportCommand::Residents(a)) => {
             import_registry(&cli.database, &cli.key_file, RecordKind::Residents, &a).await
         }
@@ -716,4 +743,51 @@ fn strip_current(text: &str) -> String {
         .filter(|l| !l.trim_start().starts_with("current"))
         .collect::<Vec<_>>()
         .join("\n")
+}
+
+async fn healthcheck(
+    database: &str,
+    key_file: &Path,
+    region: &str,
+    network: Option<&Path>,
+) -> Result<()> {
+    let code = RegionCode::parse(region).map_err(|e| anyhow!("--region {region}: {e}"))?;
+    let store = open_with_keys(database, key_file).await?;
+    ensure_divisions(&store).await?;
+    let input = match network {
+        Some(path) => linli_store::healthcheck::NetworkInput::File(path),
+        None => linli_store::healthcheck::NetworkInput::Stored,
+    };
+    let started = Instant::now();
+    let report = {
+        let bar = Bar::new("health check");
+        store
+            .run_healthcheck(&Actor::system("linli healthcheck"), code, input, &bar)
+            .await
+            .map_err(|e| match e {
+                StoreError::Invalid(p) => anyhow!(p.message(Lang::En)),
+                StoreError::NotFound => anyhow!("{code} is not a region in this database"),
+                other => anyhow!(other),
+            })?
+    };
+    eprintln!(
+        "Health check {} of {code}: {} communities, {} assessed, {} on the shortfall list; {} of {} buildings on the walking network, {} facilities, {} types.",
+        report.run_id,
+        report.communities,
+        report.assessed,
+        report.flagged,
+        report.placed_buildings,
+        report.buildings,
+        report.facilities,
+        report.types
+    );
+    eprintln!(
+        "Took {:.2} s: reading {} ms, network {} ms, walking {} ms, saving {} ms.",
+        started.elapsed().as_secs_f64(),
+        report.load_ms,
+        report.network_ms,
+        report.walk_ms,
+        report.save_ms
+    );
+    Ok(())
 }

@@ -27,6 +27,7 @@ pub mod divisions;
 pub mod events;
 pub mod fresh;
 pub mod grids;
+pub mod healthcheck;
 pub mod maps;
 pub mod password;
 pub mod regions;

@@ -124,6 +124,28 @@ impl Store {
             .map_err(|e| StoreError::Corrupt(format!("boundary of {code}: {e}")))
     }
 
+    /// The roads of the nearest roads layer at or above `code` (the deepest wins), for the
+    /// health check's walking network.
+    pub async fn roads_at_or_above(&self, code: RegionCode) -> Result<Option<Vec<Vec<[f64; 2]>>>> {
+        let mut path = code.ancestors();
+        path.push(code);
+        let data: Option<String> = on_read!(self, p => {
+            let mut qb = sqlx::QueryBuilder::<DB>::new("SELECT data FROM map_layers WHERE kind = 'roads' AND (");
+            for (i, c) in path.iter().enumerate() {
+                if i > 0 {
+                    qb.push(" OR ");
+                }
+                qb.push("(level = ").push_bind(level_number(c.level())).push(" AND key = ").push_bind(c.key()).push(")");
+            }
+            qb.push(") ORDER BY level DESC LIMIT 1");
+            qb.build_query_scalar::<String>().fetch_optional(p).await?
+        });
+        let Some(data) = data else { return Ok(None) };
+        serde_json::from_str(&data)
+            .map(Some)
+            .map_err(|e| StoreError::Corrupt(format!("roads layer above {code}: {e}")))
+    }
+
     /// The map of `code`: the nearest boundary and roads at or above it, and the polygons of
     /// the grids and micro-grids inside it. Three queries; stored JSON is passed through
     /// without being parsed again.
