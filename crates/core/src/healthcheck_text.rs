@@ -36,6 +36,8 @@ pub static TABLE: &[Entry] = &[
     ("hc.bad_weight", "权重“{value}”无效：应为 0 或正数。", "Weight “{value}” is invalid: use 0 or more."),
     ("hc.bad_target", "指标 {indicator} 的目标值“{value}”无效：只有比率指标有目标值，且应大于 0。", "Target “{value}” for {indicator} is invalid: only ratio indicators have targets, and they must be above 0."),
     ("hc.all_weights_zero", "至少要有一个指标的权重大于 0。", "At least one indicator needs a weight above 0."),
+    ("hc.already_running", "该区域的体检正在进行（第 {id} 次），请等待完成后再开始。", "A health check of this region is already running (run {id}); wait for it to finish."),
+    ("hc.stage.done", "已完成", "Done"),
     ("hc.bad_network", "步行路网无法读取：{error}", "The walking network could not be read: {error}"),
     ("hc.not_for_level", "社区体检按区、街道或社区开展；{code} 是{level}。", "A health check runs for a district, street or community; {code} is a {level}."),
 ];

@@ -1012,5 +1012,6 @@ pub fn openapi_json() -> String {
     doc.merge(crate::registry_api::RegistryDoc::openapi());
     doc.merge(crate::events_api::EventsDoc::openapi());
     doc.merge(crate::events_catalog::CatalogDoc::openapi());
+    doc.merge(crate::healthcheck_api::HealthcheckDoc::openapi());
     doc.to_pretty_json().unwrap_or_else(|_| "{}".to_string())
 }

@@ -23,6 +23,7 @@ pub mod error;
 pub mod events_api;
 pub mod events_catalog;
 pub mod events_pages;
+pub mod healthcheck_api;
 pub mod metrics;
 pub mod open311;
 mod page_kit;
@@ -123,6 +124,7 @@ pub fn router(state: AppState) -> Router {
         .merge(api::routes())
         .merge(registry_api::routes())
         .merge(events_api::routes())
+        .merge(healthcheck_api::routes())
         .merge(open311::routes())
         .merge(registry_pages::routes())
         .merge(events_pages::routes())

@@ -1,0 +1,206 @@
+//! The health check over HTTP on both databases: no results before a run; a run started by
+//! the API and followed to the end; the district's ranking and a community's own view with
+//! its weak points; staffing figures and weights with their refusals.
+
+mod common;
+
+use common::{on_each_backend, App};
+use linli_core::RegionCode;
+use linli_store::{Actor, LayerKind};
+use serde_json::json;
+
+const DISTRICT: &str = "330102";
+const COMMUNITY: &str = "330102001051";
+
+/// A road grid over the whole district's box, so that every demo building has a road near.
+async fn lay_roads(app: &App) {
+    let (lon0, lon1, lat0, lat1, step, vertex) = (120.08, 120.34, 30.19, 30.37, 0.004, 0.001);
+    let n = |a: f64, b: f64, s: f64| ((b - a) / s).round() as usize;
+    let mut lines: Vec<Vec<[f64; 2]>> = Vec::new();
+    for i in 0..=n(lon0, lon1, step) {
+        let lon = lon0 + i as f64 * step;
+        lines.push(
+            (0..=n(lat0, lat1, vertex))
+                .map(|j| [lon, lat0 + j as f64 * vertex])
+                .collect(),
+        );
+    }
+    for i in 0..=n(lat0, lat1, step) {
+        let lat = lat0 + i as f64 * step;
+        lines.push(
+            (0..=n(lon0, lon1, vertex))
+                .map(|j| [lon0 + j as f64 * vertex, lat])
+                .collect(),
+        );
+    }
+    let bbox = linli_store::maps::lines_bbox(&lines).expect("bbox");
+    app.store
+        .set_layer(
+            &Actor::system("test"),
+            RegionCode::parse(DISTRICT).expect("code"),
+            LayerKind::Roads,
+            &linli_store::maps::encode_lines(&lines),
+            bbox,
+            "test grid",
+        )
+        .await
+        .expect("roads layer");
+}
+
+#[tokio::test]
+async fn a_run_from_the_api_ranks_the_district() {
+    on_each_backend(|app| async move {
+        let root = app.token("root").await;
+        let shegong = app.token("shegong").await;
+        let wangge = app.token("wangge").await;
+        let path = format!("/api/v1/regions/{DISTRICT}/healthcheck");
+
+        let none = app.get(&root, &path).await;
+        let e = none.error(404, "no_healthcheck", None);
+        assert!(
+            e["message"]
+                .as_str()
+                .unwrap_or("")
+                .contains("尚未开展社区体检"),
+            "{e}"
+        );
+
+        // No roads yet: the run fails and says why.
+        let r = app.post(&root, &path, &json!({})).await;
+        r.status(202);
+        let run = wait(&app, &root, DISTRICT).await;
+        assert_eq!(run["state"], "failed");
+        assert!(
+            run["error"].as_str().unwrap_or("").contains("路网"),
+            "{run}"
+        );
+
+        lay_roads(&app).await;
+        app.post(&wangge, &path, &json!({}))
+            .await
+            .error(403, "forbidden", None);
+        app.post(&shegong, &path, &json!({}))
+            .await
+            .error(403, "no_access", None);
+        let started = app.post(&root, &path, &json!({})).await;
+        started.status(202);
+        assert_eq!(started.json()["state"], "running");
+        let run = wait(&app, &root, DISTRICT).await;
+        assert_eq!(run["state"], "done", "{run}");
+
+        let r = app.get(&root, &path).await;
+        r.status(200);
+        let v = r.json();
+        assert_eq!(v["communities"], 203);
+        let assessed = v["assessed"].as_u64().expect("assessed");
+        assert!(
+            assessed > 150,
+            "the road grid covers the district: {assessed}"
+        );
+        assert_eq!(
+            v["flagged"].as_u64(),
+            Some((assessed as f64 * 0.1).ceil() as u64)
+        );
+        assert_eq!(v["coverage"].as_array().map(Vec::len), Some(20));
+        let results = v["results"].as_array().expect("results");
+        assert_eq!(results[0]["rank"], 1);
+        assert!(results[0]["indicators"][0]["name"]
+            .as_str()
+            .unwrap_or("")
+            .contains("覆盖"));
+        assert!(
+            results
+                .iter()
+                .all(|c| c["weak"].as_array().is_some_and(|w| w
+                    .iter()
+                    .all(|x| x["buildings"].as_array().is_some_and(Vec::is_empty)))),
+            "a district's answer names weak types without listing buildings"
+        );
+
+        // The community worker sees their own community, with the buildings out of reach.
+        let mine = app
+            .get(
+                &shegong,
+                &format!("/api/v1/regions/{COMMUNITY}/healthcheck"),
+            )
+            .await;
+        mine.status(200);
+        let mine = mine.json();
+        assert_eq!(mine["results"].as_array().map(Vec::len), Some(1));
+        let c = &mine["results"][0];
+        assert_eq!(c["code"], COMMUNITY);
+        for w in c["weak"].as_array().expect("weak") {
+            assert!(w["share"].as_f64().unwrap_or(1.0) < 0.8);
+            let out = w["buildings"].as_array().expect("buildings");
+            assert!(
+                !out.is_empty(),
+                "a weak type has buildings out of reach: {w}"
+            );
+        }
+        app.get(&shegong, &path).await.error(403, "no_access", None);
+
+        // Figures: entered for the next run; a negative count is refused.
+        let figures = format!("/api/v1/regions/{COMMUNITY}/healthcheck/figures");
+        app.put(
+            &shegong,
+            &figures,
+            &json!({"community_workers": 12, "elderly_care_staff": 3, "infant_care_places": null}),
+        )
+        .await
+        .status(204);
+        app.put(&shegong, &figures, &json!({"community_workers": -1}))
+            .await
+            .error(400, "bad_figure", Some("value"));
+
+        // Weights: read by all staff, changed by administrators only.
+        let w = app.get(&shegong, "/api/v1/healthcheck/weights").await;
+        w.status(200);
+        assert_eq!(w.json().as_array().map(Vec::len), Some(12));
+        app.put(
+            &shegong,
+            "/api/v1/healthcheck/weights",
+            &json!([{"indicator": "coverage.health", "weight": 2}]),
+        )
+        .await
+        .error(403, "forbidden", None);
+        app.put(
+            &root,
+            "/api/v1/healthcheck/weights",
+            &json!([{"indicator": "coverage.health", "weight": 2, "target": 5}]),
+        )
+        .await
+        .error(400, "bad_target", Some("target"));
+        let changed = app
+            .put(
+                &root,
+                "/api/v1/healthcheck/weights",
+                &json!([{"indicator": "coverage.health", "weight": 2}]),
+            )
+            .await;
+        changed.status(200);
+        assert!(changed
+            .json()
+            .as_array()
+            .expect("weights")
+            .iter()
+            .any(|w| w["indicator"] == "coverage.health" && w["weight"] == 2.0));
+        app
+    })
+    .await;
+}
+
+/// Polls the run's progress until it is no longer running (at most 60 s).
+async fn wait(app: &App, token: &str, code: &str) -> serde_json::Value {
+    for _ in 0..600 {
+        let r = app
+            .get(token, &format!("/api/v1/regions/{code}/healthcheck/run"))
+            .await;
+        r.status(200);
+        let run = r.json();
+        if run["state"] != "running" {
+            return run;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    panic!("the health check of {code} did not finish within 60 s");
+}
