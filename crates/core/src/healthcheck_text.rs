@@ -38,6 +38,8 @@ pub static TABLE: &[Entry] = &[
     ("hc.all_weights_zero", "至少要有一个指标的权重大于 0。", "At least one indicator needs a weight above 0."),
     ("hc.already_running", "该区域的体检正在进行（第 {id} 次），请等待完成后再开始。", "A health check of this region is already running (run {id}); wait for it to finish."),
     ("hc.stage.done", "已完成", "Done"),
+    ("hc.bad_k", "选址数量“{value}”无效：应为 1 到 {max}。", "Number of sites “{value}” is invalid: use 1 to {max}."),
+    ("hc.unknown_type", "未知的设施类型“{value}”。", "Unknown facility type “{value}”."),
     ("hc.bad_network", "步行路网无法读取：{error}", "The walking network could not be read: {error}"),
     ("hc.not_for_level", "社区体检按区、街道或社区开展；{code} 是{level}。", "A health check runs for a district, street or community; {code} is a {level}."),
 ];

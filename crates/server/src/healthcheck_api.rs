@@ -1,7 +1,7 @@
 //! The health check over the API: the latest results for a community, street or district;
 //! starting a run; a run's progress; staffing figures and weights.
 
-use axum::extract::{Path, State};
+use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::routing::{get, put};
 use axum::{Json, Router};
@@ -12,7 +12,7 @@ use linli_store::audit::Actor;
 use linli_store::healthcheck::{HealthcheckView, NetworkInput, RunRow};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
-use utoipa::{OpenApi, ToSchema};
+use utoipa::{IntoParams, OpenApi, ToSchema};
 
 use crate::api::{parse_code, ErrorBody, JsonBody};
 use crate::auth::{require_view, ApiUser};
@@ -27,6 +27,7 @@ pub fn routes() -> Router<AppState> {
             get(results).post(start),
         )
         .route("/api/v1/regions/{code}/healthcheck/run", get(progress))
+        .route("/api/v1/regions/{code}/healthcheck/siting", get(siting))
         .route(
             "/api/v1/regions/{code}/healthcheck/figures",
             put(set_figures),
@@ -411,6 +412,76 @@ async fn start(
     ))
 }
 
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct SitingQuery {
+    /// The facility type's code, e.g. `elderly_day_care`.
+    #[serde(rename = "type")]
+    pub type_code: String,
+    /// How many sites (1–10, default 3).
+    pub k: Option<usize>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SiteDto {
+    pub lon: f64,
+    pub lat: f64,
+    /// Residents newly within the type's radius, given the sites before it.
+    pub residents: u64,
+    /// The buildings newly within reach.
+    pub buildings: Vec<i64>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SitingDto {
+    pub community: String,
+    #[serde(rename = "type")]
+    pub type_code: String,
+    pub type_name: String,
+    pub radius_m: u32,
+    /// Best first: greedy maximum coverage of the residents not yet within reach.
+    pub sites: Vec<SiteDto>,
+}
+
+/// Where new facilities of a type would bring the most residents of a community within
+/// walking reach (greedy maximum coverage over the walking network, from the latest run).
+#[utoipa::path(get, path = "/api/v1/regions/{code}/healthcheck/siting", tag = "healthcheck", security(("bearer" = [])),
+    params(("code" = String, Path), SitingQuery),
+    responses((status = 200, body = SitingDto), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
+async fn siting(
+    State(state): State<AppState>,
+    ReqLang(lang): ReqLang,
+    ApiUser(s): ApiUser,
+    Path(code): Path<String>,
+    Query(q): Query<SitingQuery>,
+) -> AppResult<Json<SitingDto>> {
+    let region = check_view(&s, &code)?;
+    let k = q.k.unwrap_or(3);
+    let sites = state
+        .store
+        .healthcheck_siting(region, &q.type_code, k)
+        .await?;
+    let types = state.store.facility_types().await?;
+    let t = types
+        .iter()
+        .find(|t| t.code == q.type_code)
+        .ok_or_else(|| AppError::NotFound(q.type_code.clone()))?;
+    Ok(Json(SitingDto {
+        community: region.to_string(),
+        type_code: t.code.clone(),
+        type_name: t.name(lang).to_string(),
+        radius_m: t.radius_m,
+        sites: sites
+            .into_iter()
+            .map(|p| SiteDto {
+                lon: p.lon,
+                lat: p.lat,
+                residents: p.residents,
+                buildings: p.buildings,
+            })
+            .collect(),
+    }))
+}
+
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct FiguresRequest {
     /// Community workers (社区工作者); null to clear.
@@ -526,8 +597,9 @@ async fn set_weights(
 
 #[derive(OpenApi)]
 #[openapi(
-    paths(results, progress, start, set_figures, weights, set_weights),
-    components(schemas(HealthcheckDto, RunDto, CommunityDto, CoverageDto, IndicatorDto, WeakDto, FiguresRequest, WeightDto)),
+    paths(results, progress, start, set_figures, weights, set_weights, siting),
+    components(schemas(HealthcheckDto, RunDto, CommunityDto, CoverageDto, IndicatorDto, WeakDto, FiguresRequest, WeightDto,
+        SiteDto, SitingDto)),
     tags((name = "healthcheck", description = "Community health check (社区体检): walking coverage, indicators, ranking"))
 )]
 pub struct HealthcheckDoc;

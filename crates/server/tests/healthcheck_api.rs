@@ -139,6 +139,57 @@ async fn a_run_from_the_api_ranks_the_district() {
         }
         app.get(&shegong, &path).await.error(403, "no_access", None);
 
+        // Siting for the community's least-covered type: best first, each site adding only
+        // residents not yet within reach, none more than the type leaves out.
+        let (kind, left_out) = c["coverage"]
+            .as_array()
+            .expect("coverage")
+            .iter()
+            .map(|x| {
+                (
+                    x["type"].as_str().unwrap_or("").to_string(),
+                    c["residents"].as_u64().unwrap_or(0) - x["covered"].as_u64().unwrap_or(0),
+                )
+            })
+            .max_by_key(|x| x.1)
+            .expect("a type");
+        let siting = format!("/api/v1/regions/{COMMUNITY}/healthcheck/siting");
+        let r = app
+            .get(&shegong, &format!("{siting}?type={kind}&k=3"))
+            .await;
+        r.status(200);
+        let sites = r.json()["sites"].as_array().cloned().expect("sites");
+        if left_out > 0 {
+            assert!(
+                !sites.is_empty(),
+                "{kind}: {left_out} residents out of reach, yet no site"
+            );
+            let gains: Vec<u64> = sites
+                .iter()
+                .map(|x| x["residents"].as_u64().unwrap_or(0))
+                .collect();
+            assert!(
+                gains.windows(2).all(|w| w[0] >= w[1]),
+                "best first: {gains:?}"
+            );
+            assert!(
+                gains.iter().sum::<u64>() <= left_out,
+                "{gains:?} of {left_out}"
+            );
+            let mut seen = std::collections::HashSet::new();
+            for x in &sites {
+                for b in x["buildings"].as_array().expect("buildings") {
+                    assert!(seen.insert(b.as_i64()), "a building counted by two sites");
+                }
+            }
+        }
+        app.get(&shegong, &format!("{siting}?type={kind}&k=50"))
+            .await
+            .error(400, "bad_k", Some("k"));
+        app.get(&shegong, &format!("{siting}?type=casino"))
+            .await
+            .error(400, "unknown_type", Some("type"));
+
         // Figures: entered for the next run; a negative count is refused.
         let figures = format!("/api/v1/regions/{COMMUNITY}/healthcheck/figures");
         app.put(

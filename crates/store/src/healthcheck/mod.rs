@@ -3,6 +3,7 @@
 
 pub mod read;
 pub mod run;
+pub mod siting;
 
 use linli_core::healthcheck::{default_weights, Weight, FIGURES};
 use linli_core::{Level, Problem, RegionCode};
@@ -13,6 +14,7 @@ use crate::{now_ms, on_read, on_write, Result, Store, StoreError};
 
 pub use read::{HealthcheckView, RunRow};
 pub use run::{HealthcheckProgress, NetworkInput, RunReport};
+pub use siting::{Proposal, MAX_SITES};
 
 impl Store {
     /// Sets a community's staffing figures (`community_workers`, `elderly_care_staff`,

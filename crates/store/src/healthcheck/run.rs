@@ -42,7 +42,7 @@ pub trait HealthcheckProgress: Sync {
 impl HealthcheckProgress for crate::divisions::Quiet {}
 
 /// A point further than this from any walkable line is not placed on the network.
-const MAX_SNAP_M: f64 = 500.0;
+pub(crate) const MAX_SNAP_M: f64 = 500.0;
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct RunReport {
@@ -302,6 +302,10 @@ impl Store {
         };
         let run_inputs = json!({
             "network": network_label,
+            "network_file": match network {
+                NetworkInput::File(p) => Some(p.display().to_string()),
+                NetworkInput::Stored => None,
+            },
             "nodes": walked.nodes,
             "edges": walked.edges,
             "components": walked.components,
