@@ -559,6 +559,24 @@ async fn demo(database: &str, key_file: &Path, args: DemoArgs) -> Result<()> {
         r.large_communities,
         started.elapsed().as_secs_f64()
     );
+    if roads.is_some() {
+        let district = RegionCode::parse("330102").map_err(|e| anyhow!("{e}"))?;
+        store.generate_demo_figures(district).await?;
+        let bar = Bar::new("health check");
+        let hc = store
+            .run_healthcheck(
+                &Actor::system("linli demo"),
+                district,
+                linli_store::healthcheck::NetworkInput::Stored,
+                &bar,
+            )
+            .await?;
+        drop(bar);
+        eprintln!(
+            "Health check of 上城区 over the roads: {} of {} communities assessed (the roads cover the western and central streets), {} on the shortfall list; walking took {} ms.",
+            hc.assessed, hc.communities, hc.flagged, hc.walk_ms
+        );
+    }
     println!();
     println!("Demo accounts (password: {}):", args.password);
     for a in &linli_store::demo::ACCOUNTS {

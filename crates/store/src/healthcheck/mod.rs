@@ -1,6 +1,7 @@
 //! The community health check (社区体检): the inputs linli keeps for it (staffing figures,
 //! weights), a run over a region ([`run`]), and the latest results ([`read`]).
 
+mod demo;
 pub mod read;
 pub mod run;
 pub mod siting;
