@@ -27,22 +27,92 @@ pub fn write_graph_csv(graph: &Graph, out: impl Write) -> csv::Result<()> {
 
 /// `origin_id,type,meters`: for each origin, in the order read, a row per type, in the order
 /// the types first appear among the facilities; `meters` empty where none lies within the cap.
+///
+/// Written by hand rather than through the CSV writer: a district has millions of rows, and
+/// the ids and types are quoted once, not once per row.
 pub fn write_nearest_csv(
     origin_ids: &[String],
     types: &[String],
     meters_by_type: &[Vec<Option<f64>>],
     out: impl Write,
-) -> csv::Result<()> {
-    let mut w = csv::Writer::from_writer(out);
-    w.write_record(["origin_id", "type", "meters"])?;
+) -> std::io::Result<()> {
+    let mut w = std::io::BufWriter::with_capacity(1 << 16, out);
+    w.write_all(b"origin_id,type,meters\n")?;
+    let types: Vec<String> = types.iter().map(|t| field(t)).collect();
     for (o, id) in origin_ids.iter().enumerate() {
+        let id = field(id);
         for (t, kind) in types.iter().enumerate() {
-            let meters = meters_by_type[t][o]
-                .map(|m| format!("{m:.3}"))
-                .unwrap_or_default();
-            w.write_record([id.as_str(), kind.as_str(), meters.as_str()])?;
+            w.write_all(id.as_bytes())?;
+            w.write_all(b",")?;
+            w.write_all(kind.as_bytes())?;
+            w.write_all(b",")?;
+            if let Some(m) = meters_by_type[t][o] {
+                write_millimetres(&mut w, m)?;
+            }
+            w.write_all(b"\n")?;
         }
     }
-    w.flush()?;
-    Ok(())
+    w.flush()
+}
+
+/// A CSV field, quoted only when it must be (a comma, quote or line break inside).
+fn field(s: &str) -> String {
+    if s.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", s.replace('"', "\"\""))
+    } else {
+        s.to_string()
+    }
+}
+
+/// Metres with three decimals, as `{:.3}` would write them, without float formatting.
+fn write_millimetres(w: &mut impl Write, metres: f64) -> std::io::Result<()> {
+    let mm = (metres * 1000.0).round() as i64;
+    let (whole, frac) = (mm / 1000, mm % 1000);
+    let mut buf = [0u8; 24];
+    let mut i = buf.len();
+    for (n, digits) in [(frac as u64, 3), (whole as u64, 0)] {
+        let mut n = n;
+        let mut written = 0;
+        loop {
+            i -= 1;
+            buf[i] = b'0' + (n % 10) as u8;
+            n /= 10;
+            written += 1;
+            if n == 0 && written >= digits {
+                break;
+            }
+        }
+        if digits == 3 {
+            i -= 1;
+            buf[i] = b'.';
+        }
+    }
+    w.write_all(&buf[i..])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rows_as_the_csv_writer_would_write_them() {
+        let mut out = Vec::new();
+        let ids = vec!["a".to_string(), "b,1".to_string()];
+        let types = vec!["park".to_string(), "say \"hi\"".to_string()];
+        let meters = vec![vec![Some(0.0), Some(1234.5678)], vec![None, Some(0.0004)]];
+        write_nearest_csv(&ids, &types, &meters, &mut out).expect("write");
+        assert_eq!(
+            String::from_utf8(out).expect("utf-8"),
+            "origin_id,type,meters\na,park,0.000\na,\"say \"\"hi\"\"\",\n\"b,1\",park,1234.568\n\"b,1\",\"say \"\"hi\"\"\",0.000\n"
+        );
+        for m in [0.0, 0.0005, 9.9996, 12.3456, 999.9999, 1000.0, 123456.789] {
+            let mut a = Vec::new();
+            write_millimetres(&mut a, m).expect("write");
+            assert_eq!(
+                String::from_utf8(a).expect("utf-8"),
+                format!("{:.3}", (m * 1000.0f64).round() / 1000.0),
+                "{m}"
+            );
+        }
+    }
 }

@@ -120,7 +120,7 @@ pub fn run(command: AccessCommand) -> Result<()> {
             );
             let ids: Vec<String> = origins.iter().map(|o| o.id.clone()).collect();
             write_atomically(&out, |w| {
-                write_nearest_csv(&ids, &answer.types, &answer.meters, w)
+                write_nearest_csv(&ids, &answer.types, &answer.meters, w).map_err(csv::Error::from)
             })?;
             eprintln!(
                 "{} origins × {} types ({} facilities) in {:.3} s; wrote {}",
