@@ -1,5 +1,7 @@
 //! From points read from files to answers: snap, group facilities by type, search.
 
+use rayon::prelude::*;
+
 use crate::graph::Graph;
 use crate::nearest::nearest_by_type;
 use crate::points::Place;
@@ -18,25 +20,28 @@ pub struct NearestAnswer {
     pub far_facilities: Vec<(usize, f64)>,
 }
 
-/// Snaps places, leaving out (and listing) those further than `max_snap_m` from the network.
+/// Snaps places (in parallel), leaving out (and listing) those further than `max_snap_m`
+/// from the network.
 pub fn snap_all(
     snapper: &Snapper,
     places: &[Place],
     max_snap_m: f64,
 ) -> (Vec<Option<Snap>>, Vec<(usize, f64)>) {
-    let mut far = Vec::new();
-    let snaps = places
+    let found: Vec<Option<Snap>> = places
+        .par_iter()
+        .map(|p| snapper.snap(p.lon, p.lat))
+        .collect();
+    let far: Vec<(usize, f64)> = found
         .iter()
         .enumerate()
-        .map(|(i, p)| {
-            let s = snapper.snap(p.lon, p.lat)?;
-            if s.off_network_m > max_snap_m {
-                far.push((i, s.off_network_m));
-                None
-            } else {
-                Some(s)
-            }
+        .filter_map(|(i, s)| {
+            s.filter(|s| s.off_network_m > max_snap_m)
+                .map(|s| (i, s.off_network_m))
         })
+        .collect();
+    let snaps = found
+        .into_iter()
+        .map(|s| s.filter(|s| s.off_network_m <= max_snap_m))
         .collect();
     (snaps, far)
 }

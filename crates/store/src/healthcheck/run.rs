@@ -477,7 +477,10 @@ fn walk(
             .snap(lon, lat)
             .filter(|s| s.off_network_m <= MAX_SNAP_M)
     };
-    let origins: Vec<Option<Snap>> = buildings.iter().map(place).collect();
+    let origins: Vec<Option<Snap>> = {
+        use rayon::prelude::*;
+        buildings.par_iter().map(place).collect()
+    };
     let mut placed_facilities = 0;
     let by_type: Vec<Vec<Snap>> = facilities_by_type
         .iter()
