@@ -7,7 +7,7 @@ use axum::routing::{get, put};
 use axum::{Json, Router};
 use linli_core::healthcheck::Weight;
 use linli_core::i18n::{self, Lang};
-use linli_core::{Permission, Problem, RegionCode, Role};
+use linli_core::{Level, Permission, Problem, RegionCode, Role};
 use linli_store::audit::Actor;
 use linli_store::healthcheck::{HealthcheckView, NetworkInput, RunRow};
 use serde::{Deserialize, Serialize};
@@ -363,6 +363,16 @@ async fn start(
     }
     let region = parse_code(&code, "code")?;
     require_view(&s.user, region)?;
+    if !matches!(
+        region.level(),
+        Level::District | Level::Street | Level::Community
+    ) {
+        return Err(AppError::bad_request(
+            Problem::new("not_for_level", "hc.not_for_level")
+                .arg("code", region)
+                .arg_key("level", region.level().label_key()),
+        ));
+    }
     if state.store.region(region).await?.is_none() {
         return Err(AppError::NotFound(region.to_string()));
     }

@@ -82,6 +82,13 @@ async fn a_run_from_the_api_ranks_the_district() {
         app.post(&shegong, &path, &json!({}))
             .await
             .error(403, "no_access", None);
+        app.post(
+            &root,
+            "/api/v1/regions/330102001051001/healthcheck",
+            &json!({}),
+        )
+        .await
+        .error(400, "not_for_level", None);
         let started = app.post(&root, &path, &json!({})).await;
         started.status(202);
         assert_eq!(started.json()["state"], "running");
