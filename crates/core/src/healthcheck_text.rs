@@ -40,6 +40,7 @@ pub static TABLE: &[Entry] = &[
     ("hc.stage.done", "已完成", "Done"),
     ("hc.bad_k", "选址数量“{value}”无效：应为 1 到 {max}。", "Number of sites “{value}” is invalid: use 1 to {max}."),
     ("hc.unknown_type", "未知的设施类型“{value}”。", "Unknown facility type “{value}”."),
+    ("hc.abandoned", "体检中断：运行它的进程已停止，结果未保存。", "Abandoned: the process running it stopped; nothing was saved."),
     ("hc.bad_network", "步行路网无法读取：{error}", "The walking network could not be read: {error}"),
     ("hc.not_for_level", "社区体检按区、街道或社区开展；{code} 是{level}。", "A health check runs for a district, street or community; {code} is a {level}."),
 ];

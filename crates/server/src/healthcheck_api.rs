@@ -377,7 +377,9 @@ async fn start(
         return Err(AppError::NotFound(region.to_string()));
     }
     if let Some(run) = state.store.latest_healthcheck_run(region, false).await? {
-        if run.state == "running" && run.region == region {
+        let abandoned = linli_store::now_ms() - run.started_at
+            > linli_store::healthcheck::run::ABANDONED_AFTER_MS;
+        if run.state == "running" && run.region == region && !abandoned {
             return Err(AppError::Problem(
                 StatusCode::CONFLICT,
                 Problem::new("healthcheck_running", "hc.already_running").arg("id", run.id),

@@ -272,6 +272,34 @@ async fn runs_that_cannot_be_done_say_why() {
             "a failed run shows no results"
         );
 
+        // A run left "running" by a process that stopped an hour ago is marked abandoned by
+        // the next run, which then goes ahead.
+        let sql = "UPDATE healthcheck_runs SET state = 'running', error = NULL, finished_at = NULL, started_at = started_at - 3600000";
+        if db.url.starts_with("postgres") {
+            let pool = sqlx::PgPool::connect(&db.url).await.expect("pg");
+            sqlx::query(sql).execute(&pool).await.expect("age the run");
+            pool.close().await;
+        } else {
+            let pool = sqlx::SqlitePool::connect(&db.url).await.expect("sqlite");
+            sqlx::query(sql).execute(&pool).await.expect("age the run");
+            pool.close().await;
+        }
+        let stale = run.id;
+        let _ = s
+            .run_healthcheck(&actor(), district, NetworkInput::Stored, &Quiet)
+            .await;
+        let old = s
+            .healthcheck_run(stale)
+            .await
+            .expect("read")
+            .expect("the old run");
+        assert_eq!(old.state, "failed");
+        assert!(
+            old.error.as_deref().unwrap_or("").contains("中断"),
+            "{:?}",
+            old.error
+        );
+
         let grid = s.children(Some(code("330102001051"))).await.expect("grids");
         if let Some(g) = grid.first() {
             let e = s

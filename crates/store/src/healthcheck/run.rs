@@ -44,6 +44,10 @@ impl HealthcheckProgress for crate::divisions::Quiet {}
 /// A point further than this from any walkable line is not placed on the network.
 pub(crate) const MAX_SNAP_M: f64 = 500.0;
 
+/// A run still running this long after it began is taken for abandoned (its process
+/// stopped): a whole district takes seconds.
+pub const ABANDONED_AFTER_MS: i64 = 30 * 60 * 1000;
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct RunReport {
     pub run_id: i64,
@@ -137,14 +141,28 @@ impl Store {
     }
 
     async fn start_run(&self, actor: &Actor, region: RegionCode, network: &str) -> Result<i64> {
+        let now = now_ms();
         Ok(on_write!(self, p => {
+            // A run still "running" long after it began belongs to a process that stopped
+            // (runs take seconds): say so, so that nobody waits on it.
+            sqlx::query(
+                "UPDATE healthcheck_runs SET state = 'failed', finished_at = $1, error = $2 \
+                 WHERE state = 'running' AND region_level = $3 AND region_key = $4 AND started_at < $5",
+            )
+            .bind(now)
+            .bind(linli_core::i18n::text(linli_core::i18n::Lang::Zh, "hc.abandoned"))
+            .bind(level_number(region.level()))
+            .bind(region.key())
+            .bind(now - ABANDONED_AFTER_MS)
+            .execute(p)
+            .await?;
             sqlx::query_scalar::<_, i64>(
                 "INSERT INTO healthcheck_runs (region_key, region_level, state, stage, started_at, started_by, inputs) \
                  VALUES ($1, $2, 'running', 'load', $3, $4, $5) RETURNING id",
             )
             .bind(region.key())
             .bind(level_number(region.level()))
-            .bind(now_ms())
+            .bind(now)
             .bind(&actor.username)
             .bind(json!({"network": network}).to_string())
             .fetch_one(p)
