@@ -180,7 +180,9 @@
     el.appendChild(p);
   }
 
-  function draw(el, data) {
+  // `extra` (optional): { series: [...], legend: [...] } drawn over the layers on the same geo
+  // (the health-check portrait adds its buildings and sites). Returns the chart.
+  function draw(el, data, extra) {
     var labels = {
       boundary: el.dataset.labelBoundary || 'Boundary',
       roads: el.dataset.labelRoads || 'Roads',
@@ -202,7 +204,10 @@
     var roadSets = packRoads(Array.isArray(data.roads) ? data.roads : [], roadExtent, makeInside(boundary));
     var roadCount = roadSets[0].count + roadSets[1].count;
 
-    if (!boundary && !grids.length && !roadCount) {
+    // Points another script draws over the map (extra.points, [[lon, lat], …]) frame it when
+    // nothing else does.
+    var extraPoints = (extra && Array.isArray(extra.points)) ? extra.points : [];
+    if (!boundary && !grids.length && !roadCount && !extraPoints.length) {
       showMessage(el, 'map-empty', labels.empty);
       setState(el, 'empty');
       return;
@@ -217,6 +222,18 @@
       extent.add(bb[2], bb[3]);
     }
     if (!extent.valid()) extent = roadExtent;
+    if (!extent.valid()) {
+      extent = new Extent();
+      extraPoints.forEach(function (p) { extent.add(p[0], p[1]); });
+    }
+    // extra.frame ([minLon, minLat, maxLon, maxLat]) shows that part of the layers only.
+    var frame = extra && Array.isArray(extra.frame) && extra.frame.length === 4 &&
+      extra.frame.every(isFiniteNumber) ? extra.frame : null;
+    if (frame) {
+      extent = new Extent();
+      extent.add(frame[0], frame[1]);
+      extent.add(frame[2], frame[3]);
+    }
     if (extent.maxX - extent.minX < 1e-6) { extent.minX -= 0.001; extent.maxX += 0.001; }
     if (extent.maxY - extent.minY < 1e-6) { extent.minY -= 0.001; extent.maxY += 0.001; }
     var midLat = (extent.minY + extent.maxY) / 2;
@@ -327,6 +344,11 @@
       });
     }
 
+    if (extra) {
+      (extra.legend || []).forEach(function (l) { legendData.push(l); });
+      (extra.series || []).forEach(function (sr) { series.push(sr); });
+    }
+
     // Fit the map into the chart, below the title/legend row and above the attribution.
     var aspect = (extent.maxX - extent.minX) / (extent.maxY - extent.minY) * aspectScale;
     function computeLayout() {
@@ -364,6 +386,7 @@
         // left/top/right/bottom together would stretch the map; center + size keep its aspect.
         layoutCenter: layout.center,
         layoutSize: layout.size,
+        boundingCoords: frame ? [[frame[0], frame[3]], [frame[2], frame[1]]] : null,
         scaleLimit: { min: 0.5, max: 200 },
         selectedMode: false,
         label: { show: false },
@@ -423,6 +446,7 @@
     window.addEventListener('resize', onResize);
     if (typeof ResizeObserver === 'function') new ResizeObserver(onResize).observe(el);
     el.linliChart = chart; // handy for debugging and tests
+    return chart;
   }
 
   function start() {
@@ -459,6 +483,9 @@
         fail(err && err.message ? err.message : String(err));
       });
   }
+
+  // For other pages' scripts: draw(el, data, extra) and the empty-state check it makes.
+  window.linliMap = { draw: draw, showMessage: showMessage };
 
   if (document.readyState === 'loading') {
     document.addEventListener('DOMContentLoaded', start);

@@ -36,6 +36,11 @@ const ASSETS: &[Asset] = &[
         body: include_bytes!("../../../web/static/map.js"),
     },
     Asset {
+        path: "healthcheck.js",
+        mime: "text/javascript; charset=utf-8",
+        body: include_bytes!("../../../web/static/healthcheck.js"),
+    },
+    Asset {
         path: "vendor/echarts.min.js",
         mime: "text/javascript; charset=utf-8",
         body: include_bytes!(concat!(env!("OUT_DIR"), "/vendor/echarts.min.js")),

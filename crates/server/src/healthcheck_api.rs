@@ -28,6 +28,7 @@ pub fn routes() -> Router<AppState> {
         )
         .route("/api/v1/regions/{code}/healthcheck/run", get(progress))
         .route("/api/v1/regions/{code}/healthcheck/siting", get(siting))
+        .route("/api/v1/regions/{code}/healthcheck/map", get(map))
         .route(
             "/api/v1/regions/{code}/healthcheck/figures",
             put(set_figures),
@@ -56,7 +57,7 @@ pub struct RunDto {
     pub inputs: Value,
 }
 
-fn run_dto(r: &RunRow, lang: Lang) -> RunDto {
+pub(crate) fn run_dto(r: &RunRow, lang: Lang) -> RunDto {
     let stage_key = format!("hc.stage.{}", r.stage);
     RunDto {
         id: r.id,
@@ -151,7 +152,7 @@ fn indicator_name(code: &str, lang: Lang) -> String {
     i18n::text(lang, &format!("hc.{code}")).to_string()
 }
 
-async fn dto(
+pub(crate) async fn dto(
     state: &AppState,
     code: RegionCode,
     view: HealthcheckView,
@@ -353,15 +354,30 @@ async fn start(
     ApiUser(s): ApiUser,
     Path(code): Path<String>,
 ) -> AppResult<(StatusCode, Json<RunDto>)> {
-    // Those who plan for a region start its check: administrators, leaders and community
-    // workers, within their area.
-    if !matches!(
-        s.user.role,
+    let run = start_check(&state, &s, &code).await?;
+    Ok((StatusCode::ACCEPTED, Json(run_dto(&run, lang))))
+}
+
+/// Whether `user` may start health checks: those who plan for a region (administrators,
+/// leaders and community workers), within their area.
+pub(crate) fn may_start(user: &linli_store::User) -> bool {
+    matches!(
+        user.role,
         Role::Admin | Role::Leader | Role::CommunityWorker
-    ) {
+    )
+}
+
+/// Starts a run for `code` in the background (for the API and the pages alike) and returns
+/// its row once written.
+pub(crate) async fn start_check(
+    state: &AppState,
+    s: &linli_store::Session,
+    code: &str,
+) -> AppResult<RunRow> {
+    if !may_start(&s.user) {
         return Err(AppError::Forbidden);
     }
-    let region = parse_code(&code, "code")?;
+    let region = parse_code(code, "code")?;
     require_view(&s.user, region)?;
     if !matches!(
         region.level(),
@@ -376,7 +392,8 @@ async fn start(
     if state.store.region(region).await?.is_none() {
         return Err(AppError::NotFound(region.to_string()));
     }
-    if let Some(run) = state.store.latest_healthcheck_run(region, false).await? {
+    let before = state.store.latest_healthcheck_run(region, false).await?;
+    if let Some(run) = &before {
         let abandoned = linli_store::now_ms() - run.started_at
             > linli_store::healthcheck::run::ABANDONED_AFTER_MS;
         if run.state == "running" && run.region == region && !abandoned {
@@ -386,17 +403,13 @@ async fn start(
             ));
         }
     }
+    let before = before.map(|r| r.id);
     let store = state.store.clone();
     let actor = Actor {
         user_id: Some(s.user.id),
         username: s.user.username.clone(),
         ip: None,
     };
-    let before = state
-        .store
-        .latest_healthcheck_run(region, false)
-        .await?
-        .map(|r| r.id);
     tokio::spawn(async move {
         if let Err(e) = store
             .run_healthcheck(
@@ -414,7 +427,7 @@ async fn start(
     for _ in 0..50 {
         if let Some(run) = state.store.latest_healthcheck_run(region, false).await? {
             if Some(run.id) != before {
-                return Ok((StatusCode::ACCEPTED, Json(run_dto(&run, lang))));
+                return Ok(run);
             }
         }
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
@@ -489,6 +502,97 @@ async fn siting(
                 lat: p.lat,
                 residents: p.residents,
                 buildings: p.buildings,
+            })
+            .collect(),
+    }))
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct MapTypeDto {
+    #[serde(rename = "type")]
+    pub type_code: String,
+    pub type_name: String,
+    pub category: String,
+    pub category_name: String,
+    pub radius_m: u32,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct HealthcheckMapDto {
+    pub community: String,
+    /// The facility types, in the order of `meters`.
+    pub types: Vec<MapTypeDto>,
+    /// Each building as `[id, lon, lat, residents, placed]`; `placed` is false for a building
+    /// too far from any walkable line to be put on the network.
+    #[schema(value_type = Vec<Object>)]
+    pub buildings: Vec<Value>,
+    /// Per type, per building (in `buildings` order): walking metres to the nearest facility
+    /// of the type, or null beyond the search's cap or off the network.
+    pub meters: Vec<Vec<Option<i64>>>,
+}
+
+/// A community's buildings with their walking metres to the nearest facility of each type,
+/// from the latest finished run: what the portrait's map colours.
+#[utoipa::path(get, path = "/api/v1/regions/{code}/healthcheck/map", tag = "healthcheck", security(("bearer" = [])),
+    params(("code" = String, Path)),
+    responses((status = 200, body = HealthcheckMapDto), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
+async fn map(
+    State(state): State<AppState>,
+    ReqLang(lang): ReqLang,
+    ApiUser(s): ApiUser,
+    Path(code): Path<String>,
+) -> AppResult<Json<HealthcheckMapDto>> {
+    let region = check_view(&s, &code)?;
+    if region.level() != Level::Community {
+        return Err(AppError::bad_request(
+            Problem::new("not_a_community", "hc.map_community_only").arg("code", region),
+        ));
+    }
+    let Some(map) = state.store.healthcheck_map(region).await? else {
+        return Err(AppError::Problem(
+            StatusCode::NOT_FOUND,
+            Problem::new("no_healthcheck", "hc.no_map").arg("code", region),
+        ));
+    };
+    let types = state.store.facility_types().await?;
+    Ok(Json(HealthcheckMapDto {
+        community: region.to_string(),
+        types: map["types"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|code| {
+                let code = code.as_str().unwrap_or("");
+                match types.iter().find(|t| t.code == code) {
+                    Some(t) => MapTypeDto {
+                        type_code: t.code.clone(),
+                        type_name: t.name(lang).to_string(),
+                        category: t.category.as_str().to_string(),
+                        category_name: i18n::text(lang, t.category.label_key()).to_string(),
+                        radius_m: t.radius_m,
+                    },
+                    // A type removed from the typology since the run keeps its code.
+                    None => MapTypeDto {
+                        type_code: code.to_string(),
+                        type_name: code.to_string(),
+                        category: String::new(),
+                        category_name: String::new(),
+                        radius_m: 0,
+                    },
+                }
+            })
+            .collect(),
+        buildings: map["buildings"].as_array().cloned().unwrap_or_default(),
+        meters: map["meters"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|row| {
+                row.as_array()
+                    .into_iter()
+                    .flatten()
+                    .map(Value::as_i64)
+                    .collect()
             })
             .collect(),
     }))
@@ -609,9 +713,9 @@ async fn set_weights(
 
 #[derive(OpenApi)]
 #[openapi(
-    paths(results, progress, start, set_figures, weights, set_weights, siting),
+    paths(results, progress, start, set_figures, weights, set_weights, siting, map),
     components(schemas(HealthcheckDto, RunDto, CommunityDto, CoverageDto, IndicatorDto, WeakDto, FiguresRequest, WeightDto,
-        SiteDto, SitingDto)),
+        SiteDto, SitingDto, MapTypeDto, HealthcheckMapDto)),
     tags((name = "healthcheck", description = "Community health check (社区体检): walking coverage, indicators, ranking"))
 )]
 pub struct HealthcheckDoc;

@@ -24,6 +24,7 @@ pub mod events_api;
 pub mod events_catalog;
 pub mod events_pages;
 pub mod healthcheck_api;
+mod healthcheck_pages;
 pub mod metrics;
 pub mod open311;
 mod page_kit;
@@ -128,6 +129,7 @@ pub fn router(state: AppState) -> Router {
         .merge(open311::routes())
         .merge(registry_pages::routes())
         .merge(events_pages::routes())
+        .merge(healthcheck_pages::routes())
         .merge(pages::routes())
         .merge(assets::routes())
         .route("/healthz", get(healthz))

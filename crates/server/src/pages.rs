@@ -443,6 +443,10 @@ async fn region_page(
             "can_add": can_add,
             "any_generated": any_generated,
             "registry_cards": registry_cards,
+            // The health check covers districts, streets and communities (a grid's is its
+            // community's portrait).
+            "healthcheck_link": (user.role.allows(Permission::ViewRegistry) && code.level() >= Level::District)
+                .then(|| format!("/regions/{code}/healthcheck")),
         }),
     );
     Ok((jar, render(&state, "region.html", ctx)).into_response())

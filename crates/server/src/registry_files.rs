@@ -47,7 +47,7 @@ pub fn xlsx_response(bytes: Vec<u8>, file_name: &str) -> Response {
         .into_response()
 }
 
-fn sheet_error(e: impl std::fmt::Display) -> AppError {
+pub(crate) fn sheet_error(e: impl std::fmt::Display) -> AppError {
     AppError::Internal(format!("spreadsheet: {e}"))
 }
 

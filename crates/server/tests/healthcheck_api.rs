@@ -262,3 +262,223 @@ async fn wait(app: &App, token: &str, code: &str) -> serde_json::Value {
     }
     panic!("the health check of {code} did not finish within 60 s");
 }
+
+/// The pages over HTTP: the run started from the plan page's button and followed; the
+/// district's plan with the ranking and the shortfall list as the API has them; a community's
+/// portrait; the map API the portrait draws from; the .xlsx export against the API; and the
+/// refusals (a resident, a city, a district's map).
+#[tokio::test]
+async fn the_plan_the_portrait_and_the_export_agree_with_the_api() {
+    on_each_backend(|app| async move {
+        lay_roads(&app).await;
+        let root = app.token("root").await;
+        let (admin, _) = app.browser_sign_in("admin").await;
+        let plan_path = format!("/regions/{DISTRICT}/healthcheck");
+
+        // Before any run: the empty state and the button.
+        let empty = app.page(&admin, &plan_path).await;
+        empty.status(200);
+        assert!(empty.text.contains("id=\"hc-empty\""), "{}", empty.text);
+        let csrf = empty.hidden_input("_csrf");
+
+        // A form post without the token is refused and starts nothing.
+        app.with(
+            "POST run without csrf",
+            admin
+                .post(app.url(&format!("{plan_path}/run")))
+                .form(&[("_csrf", "nope")]),
+        )
+        .await
+        .status(403);
+        app.get(
+            &root,
+            &format!("/api/v1/regions/{DISTRICT}/healthcheck/run"),
+        )
+        .await
+        .status(404);
+
+        let started = app
+            .with(
+                "POST run",
+                admin
+                    .post(app.url(&format!("{plan_path}/run")))
+                    .form(&[("_csrf", csrf.as_str())]),
+            )
+            .await;
+        started.status(303);
+        assert_eq!(started.header("location"), Some(plan_path.as_str()));
+        let run = wait(&app, &root, DISTRICT).await;
+        assert_eq!(run["state"], "done", "{run}");
+        assert_eq!(run["started_by"], "admin");
+
+        let api = app
+            .get(&root, &format!("/api/v1/regions/{DISTRICT}/healthcheck"))
+            .await
+            .json();
+        let results = api["results"].as_array().expect("results");
+
+        // The plan: the ranking in the API's order, the flagged ones on the shortfall list.
+        let plan = app.page(&admin, &plan_path).await;
+        plan.status(200);
+        let ranking = common::between(&plan.text, "id=\"hc-ranking\"", "</table>")
+            .expect("the ranking table");
+        let codes_in_page: Vec<String> = ranking
+            .split("<tr data-code=\"")
+            .skip(1)
+            .map(|s| s.split('"').next().unwrap_or("").to_string())
+            .collect();
+        let codes_in_api: Vec<String> = results
+            .iter()
+            .map(|c| c["code"].as_str().unwrap_or("").to_string())
+            .collect();
+        assert_eq!(codes_in_page, codes_in_api);
+        let shortfall = common::between(&plan.text, "id=\"hc-shortfall\"", "</table>")
+            .expect("the shortfall table");
+        let flagged: Vec<&serde_json::Value> =
+            results.iter().filter(|c| c["flagged"] == true).collect();
+        assert!(!flagged.is_empty());
+        assert_eq!(shortfall.matches("<tr data-code=").count(), flagged.len());
+        for c in &flagged {
+            assert!(shortfall.contains(c["code"].as_str().unwrap_or("?")));
+        }
+        let text = plan.page_text();
+        assert!(text.contains(&format!(
+            "<span class=\"n\" data-n=\"flagged\">{}</span>",
+            api["flagged"]
+        )));
+        assert!(
+            !plan.text.contains("id=\"hc-progress\""),
+            "no run is going on"
+        );
+
+        // The portrait of the worst-ranked community: its rank, its weak types.
+        let worst = flagged.last().expect("a flagged community");
+        let code = worst["code"].as_str().expect("code");
+        let portrait = app
+            .page(&admin, &format!("/regions/{code}/healthcheck"))
+            .await;
+        portrait.status(200);
+        let text = portrait.page_text();
+        assert!(text.contains("一社一画像"));
+        assert!(text.contains(&format!("{} / {}", worst["rank"], api["ranked"])));
+        assert!(text.contains("id=\"hc-flagged\""));
+        for w in worst["weak"].as_array().expect("weak") {
+            assert!(
+                text.contains(&format!(
+                    "data-type=\"{}\"",
+                    w["type"].as_str().unwrap_or("?")
+                )),
+                "the weak type {} is listed",
+                w["type"]
+            );
+        }
+
+        // The map API: every building of the community, per type its walking metres, and
+        // the residents within each radius are the coverage the API reports.
+        let view = app
+            .get(&root, &format!("/api/v1/regions/{code}/healthcheck"))
+            .await
+            .json();
+        let map = app
+            .get(&root, &format!("/api/v1/regions/{code}/healthcheck/map"))
+            .await;
+        map.status(200);
+        let map = map.json();
+        let buildings = map["buildings"].as_array().expect("buildings");
+        for (t, ty) in map["types"].as_array().expect("types").iter().enumerate() {
+            let radius = ty["radius_m"].as_f64().expect("radius");
+            let within: u64 = buildings
+                .iter()
+                .zip(map["meters"][t].as_array().expect("meters"))
+                .filter(|(_, m)| m.as_f64().is_some_and(|m| m <= radius + 0.5))
+                .map(|(b, _)| b[3].as_u64().unwrap_or(0))
+                .sum();
+            let covered = view["results"][0]["coverage"]
+                .as_array()
+                .expect("coverage")
+                .iter()
+                .find(|x| x["type"] == ty["type"])
+                .and_then(|x| x["covered"].as_u64())
+                .expect("the type's coverage");
+            assert_eq!(within, covered, "{}", ty["type"]);
+        }
+        app.get(
+            &root,
+            &format!("/api/v1/regions/{DISTRICT}/healthcheck/map"),
+        )
+        .await
+        .error(400, "not_a_community", None);
+
+        // The export: the ranking as the API has it; the shortfall list with every building
+        // out of reach of the flagged communities' weak types.
+        let res = admin
+            .get(app.url(&format!("{plan_path}.xlsx")))
+            .send()
+            .await
+            .expect("export");
+        assert_eq!(res.status().as_u16(), 200);
+        assert_eq!(
+            res.headers()
+                .get("content-type")
+                .and_then(|v| v.to_str().ok()),
+            Some("application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
+        );
+        let bytes = res.bytes().await.expect("bytes").to_vec();
+        let ranking = linli_sheet::read("plan.xlsx", &bytes).expect("an .xlsx file");
+        assert_eq!(ranking.headers[0], "排名");
+        assert_eq!(ranking.headers.len(), 7 + 20);
+        assert_eq!(ranking.rows.len(), results.len());
+        for (row, c) in ranking.rows.iter().zip(results) {
+            assert_eq!(row.cells[1], c["code"].as_str().unwrap_or("?"));
+            assert_eq!(
+                row.cells[0],
+                c["rank"]
+                    .as_i64()
+                    .map(|r| r.to_string())
+                    .unwrap_or_default()
+            );
+        }
+        let mut out_of_reach = 0;
+        for c in &flagged {
+            let one = app
+                .get(
+                    &root,
+                    &format!(
+                        "/api/v1/regions/{}/healthcheck",
+                        c["code"].as_str().unwrap_or("?")
+                    ),
+                )
+                .await
+                .json();
+            for w in one["results"][0]["weak"].as_array().expect("weak") {
+                out_of_reach += w["buildings"].as_array().map_or(0, Vec::len);
+            }
+        }
+        use calamine::Reader;
+        let mut book: calamine::Xlsx<_> =
+            calamine::Xlsx::new(std::io::Cursor::new(bytes)).expect("xlsx");
+        assert_eq!(book.sheet_names(), ["社区排名", "补短板清单"]);
+        let list = book
+            .worksheet_range("补短板清单")
+            .expect("the second sheet");
+        assert_eq!(list.rows().count(), 1 + out_of_reach);
+
+        // A grid's health check is its community's portrait; a city has none; residents
+        // see none.
+        let grid = app
+            .page(&admin, &format!("/regions/{COMMUNITY}001/healthcheck"))
+            .await;
+        grid.status(303);
+        assert_eq!(
+            grid.header("location"),
+            Some(format!("/regions/{COMMUNITY}/healthcheck").as_str())
+        );
+        app.page(&admin, "/regions/330100/healthcheck")
+            .await
+            .status(403);
+        let (jumin, _) = app.browser_sign_in("jumin").await;
+        app.page(&jumin, &plan_path).await.status(403);
+        app
+    })
+    .await;
+}

@@ -73,35 +73,31 @@ impl XlsxWriter {
     /// A workbook with one worksheet named `sheet_name` (characters Excel forbids in a sheet
     /// name are replaced by `_`, and it is cut to 31 characters) and the header row.
     pub fn new(sheet_name: &str, headers: &[&str]) -> Result<XlsxWriter, SheetError> {
-        if headers.len() > MAX_COLS {
-            return Err(too_many_columns(headers.len()));
-        }
         let mut workbook = Workbook::new();
-        let mut sheet = workbook.new_worksheet_with_constant_memory()?;
-        sheet.set_name(safe_sheet_name(sheet_name))?;
-        // Excel's built-in number formats: 49 is Text ("@"), 1 is "0".
-        let text = Format::new().set_num_format_index(49);
-        let header = Format::new().set_bold().set_num_format_index(49);
-        for col in 0..headers.len() {
-            sheet.set_column_format(col as u16, &text)?;
-        }
-        sheet.set_freeze_panes(1, 0)?;
-        let mut widths = Vec::with_capacity(headers.len());
-        for (col, h) in headers.iter().enumerate() {
-            sheet.write_string_with_format(0, col as u16, *h, &header)?;
-            // Bold text is a little wider.
-            widths.push(display_width(h) + 1);
-        }
+        let (sheet, widths) = start_sheet(&mut workbook, sheet_name, headers)?;
         Ok(XlsxWriter {
             workbook,
             sheet,
             next_row: 1,
             widths,
-            text,
+            // Excel's built-in number formats: 49 is Text ("@"), 1 is "0".
+            text: Format::new().set_num_format_index(49),
             int: Format::new().set_num_format_index(1),
             // Not the default format, which would take the column's text format.
             float: Format::new().set_num_format("General"),
         })
+    }
+
+    /// Ends the current worksheet and starts another, named and headed like the first;
+    /// the rows pushed from now on go to it.
+    pub fn add_sheet(&mut self, sheet_name: &str, headers: &[&str]) -> Result<(), SheetError> {
+        let (sheet, widths) = start_sheet(&mut self.workbook, sheet_name, headers)?;
+        let done = std::mem::replace(&mut self.sheet, sheet);
+        let done_widths = std::mem::replace(&mut self.widths, widths);
+        self.workbook
+            .push_worksheet(fit_widths(done, &done_widths)?);
+        self.next_row = 1;
+        Ok(())
     }
 
     /// Writes the next row. Rows may be shorter or longer than the header.
@@ -167,17 +163,49 @@ impl XlsxWriter {
     pub fn finish(self) -> Result<Vec<u8>, SheetError> {
         let XlsxWriter {
             mut workbook,
-            mut sheet,
+            sheet,
             widths,
             ..
         } = self;
-        for (col, w) in widths.iter().enumerate() {
-            let width = (w + 2).clamp(MIN_WIDTH, MAX_WIDTH);
-            sheet.set_column_width(col as u16, width as f64)?;
-        }
-        workbook.push_worksheet(sheet);
+        workbook.push_worksheet(fit_widths(sheet, &widths)?);
         Ok(workbook.save_to_buffer()?)
     }
+}
+
+/// A new worksheet of `workbook` (constant memory, every column formatted as text) with its
+/// bold, frozen header row; and the widths of its columns so far.
+fn start_sheet(
+    workbook: &mut Workbook,
+    sheet_name: &str,
+    headers: &[&str],
+) -> Result<(Worksheet, Vec<usize>), SheetError> {
+    if headers.len() > MAX_COLS {
+        return Err(too_many_columns(headers.len()));
+    }
+    let mut sheet = workbook.new_worksheet_with_constant_memory()?;
+    sheet.set_name(safe_sheet_name(sheet_name))?;
+    let text = Format::new().set_num_format_index(49);
+    let header = Format::new().set_bold().set_num_format_index(49);
+    for col in 0..headers.len() {
+        sheet.set_column_format(col as u16, &text)?;
+    }
+    sheet.set_freeze_panes(1, 0)?;
+    let mut widths = Vec::with_capacity(headers.len());
+    for (col, h) in headers.iter().enumerate() {
+        sheet.write_string_with_format(0, col as u16, *h, &header)?;
+        // Bold text is a little wider.
+        widths.push(display_width(h) + 1);
+    }
+    Ok((sheet, widths))
+}
+
+/// `sheet` with its columns as wide as their content, within bounds.
+fn fit_widths(mut sheet: Worksheet, widths: &[usize]) -> Result<Worksheet, SheetError> {
+    for (col, w) in widths.iter().enumerate() {
+        let width = (w + 2).clamp(MIN_WIDTH, MAX_WIDTH);
+        sheet.set_column_width(col as u16, width as f64)?;
+    }
+    Ok(sheet)
 }
 
 fn too_many_columns(n: usize) -> SheetError {

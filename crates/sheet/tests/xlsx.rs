@@ -441,3 +441,46 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn a_second_sheet_keeps_its_own_header_and_rows() {
+    use calamine::{Reader, Xlsx};
+    let mut w = XlsxWriter::new("排名", &["排名", "社区"]).unwrap();
+    w.push_row(&[Cell::Int(1), Cell::from("清波社区")]).unwrap();
+    w.add_sheet("短板清单", &["社区", "设施", "建筑"]).unwrap();
+    assert_eq!(w.rows(), 0, "the count starts again on the new sheet");
+    w.push_row(&[
+        Cell::from("清波社区"),
+        Cell::from("药店"),
+        Cell::from("1幢"),
+    ])
+    .unwrap();
+    w.push_row(&[
+        Cell::from("清波社区"),
+        Cell::from("药店"),
+        Cell::from("2幢"),
+    ])
+    .unwrap();
+    let bytes = w.finish().unwrap();
+
+    // The first sheet is what `read` takes.
+    let first = read("plan.xlsx", &bytes).unwrap();
+    assert_eq!(first.headers, ["排名", "社区"]);
+    assert_eq!(first.rows, vec![row(2, &["1", "清波社区"])]);
+
+    let mut book: Xlsx<_> = Xlsx::new(std::io::Cursor::new(bytes)).unwrap();
+    assert_eq!(book.sheet_names(), ["排名", "短板清单"]);
+    let second = book.worksheet_range("短板清单").unwrap();
+    let rows: Vec<Vec<String>> = second
+        .rows()
+        .map(|r| r.iter().map(|c| c.to_string()).collect())
+        .collect();
+    assert_eq!(
+        rows,
+        vec![
+            vec!["社区", "设施", "建筑"],
+            vec!["清波社区", "药店", "1幢"],
+            vec!["清波社区", "药店", "2幢"],
+        ]
+    );
+}
