@@ -478,6 +478,24 @@ async fn the_plan_the_portrait_and_the_export_agree_with_the_api() {
             .status(403);
         let (jumin, _) = app.browser_sign_in("jumin").await;
         app.page(&jumin, &plan_path).await.status(403);
+
+        // A run left "running" an hour ago by a process that stopped: the page does not wait
+        // on it, says so, and offers the button again.
+        let sql = "UPDATE healthcheck_runs SET state = 'running', finished_at = NULL, started_at = started_at - 3600000";
+        if app.db_url().starts_with("postgres") {
+            let pool = sqlx::PgPool::connect(app.db_url()).await.expect("pg");
+            sqlx::query(sql).execute(&pool).await.expect("age the runs");
+            pool.close().await;
+        } else {
+            let pool = sqlx::SqlitePool::connect(app.db_url()).await.expect("sqlite");
+            sqlx::query(sql).execute(&pool).await.expect("age the runs");
+            pool.close().await;
+        }
+        let stale = app.page(&admin, &plan_path).await;
+        stale.status(200);
+        assert!(!stale.text.contains("id=\"hc-progress\""), "no progress line for a dead run");
+        assert!(stale.page_text().contains("中断"), "{}", stale.text);
+        assert!(stale.text.contains("id=\"hc-start\""));
         app
     })
     .await;

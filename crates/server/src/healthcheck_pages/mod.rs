@@ -199,12 +199,16 @@ fn live(lang: Lang, region: RegionCode, r: &RunRow) -> Value {
     } else {
         r.stage.clone()
     };
+    // A run "running" long past any real run's time belongs to a process that stopped: the
+    // next run marks it so; meanwhile the page offers the button rather than wait on it.
+    let abandoned = r.state == "running"
+        && linli_store::now_ms() - r.started_at > linli_store::healthcheck::run::ABANDONED_AFTER_MS;
     json!({
         "id": r.id,
         "state": r.state,
-        "running": r.state == "running",
-        "failed": r.state == "failed",
-        "error": r.error,
+        "running": r.state == "running" && !abandoned,
+        "failed": r.state == "failed" || abandoned,
+        "error": if abandoned { Some(i18n::text(lang, "hc.abandoned").to_string()) } else { r.error.clone() },
         "line": i18n::format(lang, "hc.running", &[
             ("stage", &stage),
             ("done", &r.done.to_string()),

@@ -84,6 +84,11 @@ impl App {
         }
     }
 
+    /// The test database's URL, for a test that must set up a state no API call makes.
+    pub fn db_url(&self) -> &str {
+        &self._db.url
+    }
+
     pub async fn stop(self) {
         self.server.abort();
         let _ = self.server.await;
