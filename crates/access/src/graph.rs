@@ -1,8 +1,7 @@
 //! The walking graph in compressed sparse row form: for each node, its neighbours and the
 //! lengths to them in two flat arrays, so that a search touches memory in order.
 
-use std::collections::HashMap;
-
+use crate::fasthash::{map_with_capacity, position_key, FastMap};
 use crate::network::Segments;
 
 /// One undirected edge between two nodes, `a < b`, with its length in metres.
@@ -19,10 +18,16 @@ pub struct Graph {
     pub positions: Vec<[f64; 2]>,
     /// Each undirected edge once.
     pub edges: Vec<Edge>,
-    /// `neighbours[first[v]..first[v + 1]]` are `v`'s neighbours, `lengths` alike.
+    /// `arcs[first[v]..first[v + 1]]` lead from `v` to its neighbours: each neighbour with
+    /// the length to it side by side, so that a search reads one cache line, not two.
     first: Vec<u32>,
-    neighbours: Vec<u32>,
-    lengths: Vec<f64>,
+    arcs: Vec<Arc>,
+}
+
+#[derive(Debug, Clone, Copy, Default)]
+struct Arc {
+    to: u32,
+    meters: f64,
 }
 
 /// How the network falls apart into pieces that cannot reach each other on foot.
@@ -40,6 +45,59 @@ impl Components {
     }
 }
 
+/// Of several edges between the same two nodes, keeps the first, with the least length of
+/// them all; the others are removed, the order of the rest kept. The edges are grouped by
+/// their end `a` (a stable counting sort), and within a group a node's mark tells whether
+/// its pair was seen: arrays in place of a hash map over the pairs, which cost as much as
+/// reading the file.
+fn keep_shortest_of_pairs(edges: &mut Vec<Edge>, nodes: usize) {
+    let mut start = vec![0u32; nodes + 1];
+    for e in edges.iter() {
+        start[e.a as usize + 1] += 1;
+    }
+    for v in 0..nodes {
+        start[v + 1] += start[v];
+    }
+    let mut by_a = vec![0u32; edges.len()];
+    let mut fill = start.clone();
+    for (i, e) in edges.iter().enumerate() {
+        by_a[fill[e.a as usize] as usize] = i as u32;
+        fill[e.a as usize] += 1;
+    }
+    // seen[b]: the first edge (index + 1) from the group's `a` to `b`; groups reset their own.
+    let mut seen = vec![0u32; nodes];
+    let mut duplicate = vec![false; edges.len()];
+    let mut any = false;
+    for a in 0..nodes {
+        let group = &by_a[start[a] as usize..start[a + 1] as usize];
+        for &i in group {
+            let b = edges[i as usize].b as usize;
+            match seen[b] {
+                0 => seen[b] = i + 1,
+                first => {
+                    let meters = edges[i as usize].meters;
+                    let kept = &mut edges[first as usize - 1];
+                    if meters < kept.meters {
+                        kept.meters = meters;
+                    }
+                    duplicate[i as usize] = true;
+                    any = true;
+                }
+            }
+        }
+        for &i in group {
+            seen[edges[i as usize].b as usize] = 0;
+        }
+    }
+    if any {
+        let mut i = 0;
+        edges.retain(|_| {
+            i += 1;
+            !duplicate[i - 1]
+        });
+    }
+}
+
 impl Graph {
     /// Builds the graph from raw segments: positions used by no segment are dropped, raw
     /// positions at the very same place are one node (OpenStreetMap has such duplicates,
@@ -49,23 +107,25 @@ impl Graph {
     /// whether it keeps the first or the last of a pair, walks the same one).
     pub fn from_segments(raw: &Segments) -> Graph {
         let mut renumber = vec![u32::MAX; raw.positions.len()];
-        let mut at_place: HashMap<(u64, u64), u32> = HashMap::new();
-        let mut positions = Vec::new();
+        // Positions the reader already joined need no second join by place.
+        let mut at_place: Option<FastMap<(u64, u64), u32>> =
+            (!raw.distinct_positions).then(|| map_with_capacity(raw.positions.len()));
+        let mut positions = Vec::with_capacity(raw.positions.len());
         let mut node = |v: u32| -> u32 {
             let slot = &mut renumber[v as usize];
             if *slot == u32::MAX {
                 let p = raw.positions[v as usize];
                 let next = positions.len() as u32;
-                *slot = *at_place
-                    .entry((p[0].to_bits(), p[1].to_bits()))
-                    .or_insert(next);
+                *slot = match &mut at_place {
+                    Some(at_place) => *at_place.entry(position_key(p)).or_insert(next),
+                    None => next,
+                };
                 if *slot == next {
                     positions.push(p);
                 }
             }
             *slot
         };
-        let mut shortest: HashMap<(u32, u32), usize> = HashMap::with_capacity(raw.segments.len());
         let mut edges: Vec<Edge> = Vec::with_capacity(raw.segments.len());
         for &(u, v, meters) in &raw.segments {
             if u == v {
@@ -75,19 +135,13 @@ impl Graph {
             if u == v {
                 continue;
             }
-            let (a, b) = (u.min(v), u.max(v));
-            match shortest.get(&(a, b)) {
-                Some(&i) => {
-                    if meters < edges[i].meters {
-                        edges[i].meters = meters;
-                    }
-                }
-                None => {
-                    shortest.insert((a, b), edges.len());
-                    edges.push(Edge { a, b, meters });
-                }
-            }
+            edges.push(Edge {
+                a: u.min(v),
+                b: u.max(v),
+                meters,
+            });
         }
+        keep_shortest_of_pairs(&mut edges, positions.len());
         Graph::from_edges(positions, edges)
     }
 
@@ -106,13 +160,14 @@ impl Graph {
         }
         first.push(sum);
         let mut fill: Vec<u32> = first[..n].to_vec();
-        let mut neighbours = vec![0u32; sum as usize];
-        let mut lengths = vec![0f64; sum as usize];
+        let mut arcs = vec![Arc::default(); sum as usize];
         for e in &edges {
             for (from, to) in [(e.a, e.b), (e.b, e.a)] {
                 let slot = fill[from as usize] as usize;
-                neighbours[slot] = to;
-                lengths[slot] = e.meters;
+                arcs[slot] = Arc {
+                    to,
+                    meters: e.meters,
+                };
                 fill[from as usize] += 1;
             }
         }
@@ -120,8 +175,7 @@ impl Graph {
             positions,
             edges,
             first,
-            neighbours,
-            lengths,
+            arcs,
         }
     }
 
@@ -133,10 +187,7 @@ impl Graph {
     #[inline]
     pub fn around(&self, v: u32) -> impl Iterator<Item = (u32, f64)> + '_ {
         let range = self.first[v as usize] as usize..self.first[v as usize + 1] as usize;
-        self.neighbours[range.clone()]
-            .iter()
-            .copied()
-            .zip(self.lengths[range].iter().copied())
+        self.arcs[range].iter().map(|a| (a.to, a.meters))
     }
 
     /// The total length of the network in metres.
@@ -162,20 +213,24 @@ impl Graph {
                 parent[ra.max(rb) as usize] = ra.min(rb);
             }
         }
-        let mut size_of_root: HashMap<u32, usize> = HashMap::new();
+        // Counted and ranked in arrays indexed by root: a root is a node.
         let roots: Vec<u32> = (0..n as u32).map(|v| root(&mut parent, v)).collect();
+        let mut size_of_root = vec![0usize; n];
         for &r in &roots {
-            *size_of_root.entry(r).or_default() += 1;
+            size_of_root[r as usize] += 1;
         }
-        let mut by_size: Vec<(u32, usize)> = size_of_root.into_iter().collect();
+        let mut by_size: Vec<(u32, usize)> = (0..n as u32)
+            .zip(size_of_root)
+            .filter(|(_, s)| *s > 0)
+            .collect();
         by_size.sort_by(|x, y| y.1.cmp(&x.1).then(x.0.cmp(&y.0)));
-        let mut rank = HashMap::with_capacity(by_size.len());
+        let mut rank = vec![0u32; n];
         for (i, (r, _)) in by_size.iter().enumerate() {
-            rank.insert(*r, i as u32);
+            rank[*r as usize] = i as u32;
         }
         Components {
             sizes: by_size.iter().map(|(_, s)| *s).collect(),
-            of_node: roots.iter().map(|r| rank[r]).collect(),
+            of_node: roots.iter().map(|r| rank[*r as usize]).collect(),
         }
     }
 }
@@ -208,6 +263,7 @@ mod tests {
                 (4, 5, 3.0),
             ],
             notes: vec![],
+            distinct_positions: false,
         }
     }
 
@@ -228,5 +284,67 @@ mod tests {
         assert_eq!(c.sizes, vec![4, 2]);
         assert_eq!(c.of_node[0], c.of_node[2]);
         assert_ne!(c.of_node[0], c.of_node[4]);
+    }
+
+    /// The graph as it was built before: pairs joined through a hash map.
+    fn reference_edges(raw: &Segments) -> Vec<(u32, u32, u64)> {
+        let g = Graph::from_segments(&Segments {
+            distinct_positions: false,
+            ..raw.clone()
+        });
+        let mut shortest = std::collections::HashMap::new();
+        let mut edges: Vec<(u32, u32, f64)> = Vec::new();
+        let mut renumber = std::collections::HashMap::new();
+        let mut node = |v: u32| {
+            let p = raw.positions[v as usize];
+            let next = renumber.len() as u32;
+            *renumber
+                .entry((p[0].to_bits(), p[1].to_bits()))
+                .or_insert(next)
+        };
+        for &(u, v, m) in &raw.segments {
+            if u == v {
+                continue;
+            }
+            let (u, v) = (node(u), node(v));
+            if u == v {
+                continue;
+            }
+            let (a, b) = (u.min(v), u.max(v));
+            match shortest.get(&(a, b)) {
+                Some(&i) => {
+                    let e: &mut (u32, u32, f64) = &mut edges[i];
+                    if m < e.2 {
+                        e.2 = m;
+                    }
+                }
+                None => {
+                    shortest.insert((a, b), edges.len());
+                    edges.push((a, b, m));
+                }
+            }
+        }
+        assert_eq!(g.node_count(), renumber.len());
+        edges.iter().map(|&(a, b, m)| (a, b, m.to_bits())).collect()
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn pairs_join_as_through_a_hash_map(
+            segments in proptest::collection::vec((0u32..12, 0u32..12, 0u32..9), 0..60),
+            places in proptest::collection::vec(0u32..9, 12),
+        ) {
+            // Twelve positions on nine places: some stand on others.
+            let raw = Segments {
+                positions: places.iter().map(|&p| [f64::from(p), 1.0]).collect(),
+                segments: segments.iter().map(|&(a, b, m)| (a, b, f64::from(m) / 4.0)).collect(),
+                notes: vec![],
+                distinct_positions: false,
+            };
+            let g = Graph::from_segments(&raw);
+            let edges: Vec<(u32, u32, u64)> =
+                g.edges.iter().map(|e| (e.a, e.b, e.meters.to_bits())).collect();
+            proptest::prop_assert_eq!(edges, reference_edges(&raw));
+        }
     }
 }

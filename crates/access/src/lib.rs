@@ -16,6 +16,7 @@
 //! It is pure computation: no database, no network I/O beyond reading the files given.
 
 pub mod error;
+mod fasthash;
 pub mod geo;
 pub mod graph;
 pub mod nearest;

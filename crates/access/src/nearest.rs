@@ -2,6 +2,7 @@
 //! one bounded multi-source search per type, the types in parallel.
 
 use std::collections::HashMap;
+use std::sync::Mutex;
 
 use rayon::prelude::*;
 
@@ -30,16 +31,24 @@ pub fn nearest_by_type_observed(
     cap_m: f64,
     type_done: &(dyn Fn() + Sync),
 ) -> Vec<Vec<Option<f64>>> {
+    // One search per thread, reused from type to type: `map_init` would make one per piece
+    // of work rayon splits off, each with distances for the whole graph to allocate and fill.
+    let spare: Mutex<Vec<Search>> = Mutex::new(Vec::new());
     facilities_by_type
         .par_iter()
-        .map_init(
-            || Search::new(graph),
-            |search, facilities| {
-                let answer = nearest_one_type(graph, search, origins, facilities, cap_m);
-                type_done();
-                answer
-            },
-        )
+        .map(|facilities| {
+            let mut search = spare
+                .lock()
+                .ok()
+                .and_then(|mut s| s.pop())
+                .unwrap_or_else(|| Search::new(graph));
+            let answer = nearest_one_type(graph, &mut search, origins, facilities, cap_m);
+            if let Ok(mut s) = spare.lock() {
+                s.push(search);
+            }
+            type_done();
+            answer
+        })
         .collect()
 }
 

@@ -2,13 +2,14 @@
 //! `linli access graph` writes. Each reader yields [`Segments`]: positions and the straight
 //! pieces between them, joined where lines share an OSM node or a GeoJSON vertex.
 
-use std::collections::HashMap;
 use std::path::Path;
 
 use osmpbf::{Element, ElementReader};
+use rayon::prelude::*;
 use serde_json::Value;
 
 use crate::error::{io, AccessError, Problem, Result};
+use crate::fasthash::{map_with_capacity, position_key, FastMap};
 use crate::geo::{haversine_m, valid_position};
 use crate::walkable::walkable;
 
@@ -21,6 +22,9 @@ pub struct Segments {
     /// What the reader left out, for the report (`12 ways reference nodes missing from the
     /// file`).
     pub notes: Vec<String>,
+    /// Whether no two positions are the same place (exact coordinates), as when the reader
+    /// joined its lines by position: then building the graph need not join them again.
+    pub distinct_positions: bool,
 }
 
 /// The formats a network can come in, told by the file name.
@@ -82,7 +86,7 @@ fn not_pbf(path: &Path) -> impl Fn(osmpbf::Error) -> AccessError + '_ {
 /// Two passes: the walkable ways first (which nodes they need), then those nodes' positions.
 /// A PBF lists nodes before ways, but reading twice keeps memory to the nodes that matter.
 pub fn read_pbf(path: &Path) -> Result<Segments> {
-    let mut index: HashMap<i64, u32> = HashMap::new();
+    let mut index: FastMap<i64, u32> = FastMap::default();
     let mut ways: Vec<Vec<u32>> = Vec::new();
     ElementReader::from_path(path)
         .map_err(not_pbf(path))?
@@ -191,19 +195,35 @@ pub fn read_geojson(path: &Path, bytes: &[u8]) -> Result<Segments> {
 }
 
 /// Builds segments from positions, one vertex per distinct position (exact coordinates).
-#[derive(Default)]
 struct Joiner {
     out: Segments,
-    vertices: HashMap<(u64, u64), u32>,
+    vertices: FastMap<(u64, u64), u32>,
+}
+
+impl Default for Joiner {
+    fn default() -> Joiner {
+        Joiner::with_capacity(0)
+    }
 }
 
 impl Joiner {
+    /// A joiner for about `segments` segments (a network has about as many positions).
+    fn with_capacity(segments: usize) -> Joiner {
+        Joiner {
+            out: Segments {
+                positions: Vec::with_capacity(segments),
+                segments: Vec::with_capacity(segments),
+                notes: Vec::new(),
+                distinct_positions: true,
+            },
+            vertices: map_with_capacity(segments),
+        }
+    }
+
+    #[inline]
     fn vertex(&mut self, p: [f64; 2]) -> u32 {
         let next = self.out.positions.len() as u32;
-        let v = *self
-            .vertices
-            .entry((p[0].to_bits(), p[1].to_bits()))
-            .or_insert(next);
+        let v = *self.vertices.entry(position_key(p)).or_insert(next);
         if v == next {
             self.out.positions.push(p);
         }
@@ -316,6 +336,137 @@ pub const GRAPH_COLUMNS: [&str; 5] = ["from_lon", "from_lat", "to_lon", "to_lat"
 /// The graph CSV that `linli access graph` writes; the lengths are taken as written, so
 /// every tool reading it walks the very same graph.
 pub fn read_graph_csv(path: &Path, bytes: &[u8]) -> Result<Segments> {
+    match plain_graph_rows(bytes) {
+        Some(chunks) => {
+            let mut joiner = Joiner::with_capacity(chunks.iter().map(Vec::len).sum());
+            for row in chunks.iter().flatten() {
+                let a = joiner.vertex([row[0], row[1]]);
+                let b = joiner.vertex([row[2], row[3]]);
+                joiner.segment(a, b, row[4]);
+            }
+            Ok(joiner.out)
+        }
+        None => read_graph_csv_checked(path, bytes),
+    }
+}
+
+/// The rows of a graph CSV as plain as `linli access graph` writes it (the header, then five
+/// unquoted numbers a line, all valid), parsed in parallel chunks; `None` at the first thing
+/// out of the ordinary, for [`read_graph_csv_checked`] to read the file again and say
+/// exactly what is wrong. A city's graph is hundreds of thousands of rows, and reading them
+/// through the CSV reader's records took longer than searching it.
+fn plain_graph_rows(bytes: &[u8]) -> Option<Vec<Vec<[f64; 5]>>> {
+    let header_end = bytes.iter().position(|&b| b == b'\n')?;
+    let header = bytes[..header_end]
+        .strip_suffix(b"\r")
+        .unwrap_or(&bytes[..header_end]);
+    let mut names = header.split(|&b| b == b',').map(trim_blanks);
+    if !GRAPH_COLUMNS
+        .iter()
+        .all(|c| names.next() == Some(c.as_bytes()))
+        || names.next().is_some()
+    {
+        return None;
+    }
+    line_chunks(&bytes[header_end + 1..])
+        .par_iter()
+        .map(|chunk| {
+            let mut rows = Vec::with_capacity(chunk.len() / 48 + 1);
+            let mut at = 0;
+            while at < chunk.len() {
+                let mut v = [0f64; 5];
+                for (c, x) in v.iter_mut().enumerate() {
+                    (*x, at) = number_at(chunk, at)?;
+                    if c < 4 {
+                        at = expect(chunk, at, b',')?;
+                    }
+                }
+                at = line_end(chunk, at)?;
+                let valid = valid_position(v[0], v[1]) && valid_position(v[2], v[3]) && v[4] >= 0.0;
+                if !valid {
+                    return None;
+                }
+                rows.push(v);
+            }
+            Some(rows)
+        })
+        .collect()
+}
+
+/// `bytes` cut into pieces of whole lines for parsing in parallel, each without its final
+/// line break (and none empty: a file's final line break ends the last piece).
+pub(crate) fn line_chunks(bytes: &[u8]) -> Vec<&[u8]> {
+    const CHUNK: usize = 1 << 17;
+    let bytes = bytes.strip_suffix(b"\n").unwrap_or(bytes);
+    let mut chunks = Vec::with_capacity(bytes.len() / CHUNK + 1);
+    let mut rest = bytes;
+    while !rest.is_empty() {
+        let cut = match rest
+            .get(CHUNK..)
+            .and_then(|r| r.iter().position(|&b| b == b'\n'))
+        {
+            Some(i) => CHUNK + i,
+            None => rest.len(),
+        };
+        chunks.push(&rest[..cut]);
+        rest = rest.get(cut + 1..).unwrap_or_default();
+    }
+    chunks
+}
+
+#[inline]
+fn blank(b: u8) -> bool {
+    b == b' ' || b == b'\t'
+}
+
+/// A cell without the spaces and tabs around it.
+#[inline]
+pub(crate) fn trim_blanks(cell: &[u8]) -> &[u8] {
+    let start = cell.iter().position(|&b| !blank(b)).unwrap_or(cell.len());
+    let end = cell
+        .iter()
+        .rposition(|&b| !blank(b))
+        .map_or(start, |e| e + 1);
+    &cell[start..end]
+}
+
+#[inline]
+fn skip_blanks(bytes: &[u8], mut at: usize) -> usize {
+    while bytes.get(at).is_some_and(|&b| blank(b)) {
+        at += 1;
+    }
+    at
+}
+
+/// A finite number starting at `at` (after blanks), with where the blanks after it end.
+/// The value is what `str::parse::<f64>` gives: both round correctly.
+#[inline]
+pub(crate) fn number_at(bytes: &[u8], at: usize) -> Option<(f64, usize)> {
+    let at = skip_blanks(bytes, at);
+    let (x, used) = fast_float2::parse_partial::<f64, _>(bytes.get(at..)?).ok()?;
+    (used > 0 && x.is_finite()).then(|| (x, skip_blanks(bytes, at + used)))
+}
+
+/// Past the byte `want` at `at`.
+#[inline]
+pub(crate) fn expect(bytes: &[u8], at: usize, want: u8) -> Option<usize> {
+    (bytes.get(at) == Some(&want)).then_some(at + 1)
+}
+
+/// Past the end of a line at `at`: a line feed, a CRLF, or the end of the piece (whose line
+/// feed [`line_chunks`] took off, leaving a CRLF's carriage return).
+#[inline]
+pub(crate) fn line_end(bytes: &[u8], at: usize) -> Option<usize> {
+    match bytes.get(at) {
+        None => Some(at),
+        Some(b'\n') => Some(at + 1),
+        Some(b'\r') if matches!(bytes.get(at + 1), None | Some(b'\n')) => Some(at + 2),
+        _ => None,
+    }
+}
+
+/// [`read_graph_csv`] through the CSV reader, row by row, reporting every bad row.
+pub fn read_graph_csv_checked(path: &Path, bytes: &[u8]) -> Result<Segments> {
     let mut rows = csv::ReaderBuilder::new()
         .has_headers(true)
         .from_reader(bytes);
@@ -386,4 +537,39 @@ pub fn read_graph_csv(path: &Path, bytes: &[u8]) -> Result<Segments> {
         });
     }
     Ok(joiner.out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn plain_files_take_the_quick_way() {
+        let text = "from_lon,from_lat,to_lon,to_lat,meters\r\n24.9,60.1,24.91,60.11,12.5\r\n 24.91 ,60.11,-8.611385700000001,41.149924500000004,0\r\n";
+        let rows = plain_graph_rows(text.as_bytes()).expect("plain");
+        assert_eq!(
+            rows.concat(),
+            vec![
+                [24.9, 60.1, 24.91, 60.11, 12.5],
+                [24.91, 60.11, -8.611385700000001, 41.149924500000004, 0.0]
+            ]
+        );
+        for odd in [
+            "from_lon,from_lat,to_lon,to_lat,meters\n1,2,3,4,\"5\"\n",
+            "from_lon,from_lat,to_lon,to_lat,meters\n1,2,3,4,5\n\n1,2,3,4,5\n",
+            "from_lon,from_lat,to_lon,to_lat,meters\n1,2,3,4,5,6\n",
+            "from_lon,from_lat,to_lon,to_lat,meters\n1,2,3,4,-5\n",
+            "from_lon,from_lat,to_lon,to_lat,meters\n1,95,3,4,5\n",
+            "from_lon,from_lat,to_lon,to_lat,meters\n1,2,3,4,5\r6,7,8,9,1\n",
+            "from_lon,from_lat,to_lon,to_lat\n1,2,3,4\n",
+        ] {
+            assert!(plain_graph_rows(odd.as_bytes()).is_none(), "{odd:?}");
+        }
+        // A chunk boundary falls on a line boundary, whatever the file's size.
+        let row = "120.123456789,30.1234567,120.1234,30.12345678901234,123.456\n";
+        let big = format!("{}\n{}", GRAPH_COLUMNS.join(","), row.repeat(9000));
+        let rows = plain_graph_rows(big.as_bytes()).expect("plain");
+        assert!(rows.len() > 1);
+        assert_eq!(rows.iter().map(Vec::len).sum::<usize>(), 9000);
+    }
 }

@@ -2,6 +2,8 @@
 
 use std::io::Write;
 
+use rayon::prelude::*;
+
 use crate::graph::Graph;
 use crate::network::GRAPH_COLUMNS;
 
@@ -29,30 +31,43 @@ pub fn write_graph_csv(graph: &Graph, out: impl Write) -> csv::Result<()> {
 /// the types first appear among the facilities; `meters` empty where none lies within the cap.
 ///
 /// Written by hand rather than through the CSV writer: a district has millions of rows, and
-/// the ids and types are quoted once, not once per row.
+/// the ids and types are quoted once, not once per row. Pieces of the origins are written
+/// into memory in parallel, then to `out` in order.
 pub fn write_nearest_csv(
-    origin_ids: &[String],
+    origin_ids: &[impl AsRef<str> + Sync],
     types: &[String],
     meters_by_type: &[Vec<Option<f64>>],
-    out: impl Write,
+    mut out: impl Write,
 ) -> std::io::Result<()> {
-    let mut w = std::io::BufWriter::with_capacity(1 << 16, out);
-    w.write_all(b"origin_id,type,meters\n")?;
+    const ORIGINS_A_PIECE: usize = 4096;
+    out.write_all(b"origin_id,type,meters\n")?;
     let types: Vec<String> = types.iter().map(|t| field(t)).collect();
-    for (o, id) in origin_ids.iter().enumerate() {
-        let id = field(id);
-        for (t, kind) in types.iter().enumerate() {
-            w.write_all(id.as_bytes())?;
-            w.write_all(b",")?;
-            w.write_all(kind.as_bytes())?;
-            w.write_all(b",")?;
-            if let Some(m) = meters_by_type[t][o] {
-                write_millimetres(&mut w, m)?;
+    let pieces: Vec<Vec<u8>> = origin_ids
+        .par_chunks(ORIGINS_A_PIECE)
+        .enumerate()
+        .map(|(p, ids)| {
+            let mut w = Vec::with_capacity(ids.len() * types.len() * 24);
+            for (i, id) in ids.iter().enumerate() {
+                let o = p * ORIGINS_A_PIECE + i;
+                let id = field(id.as_ref());
+                for (t, kind) in types.iter().enumerate() {
+                    w.extend_from_slice(id.as_bytes());
+                    w.push(b',');
+                    w.extend_from_slice(kind.as_bytes());
+                    w.push(b',');
+                    if let Some(m) = meters_by_type[t][o] {
+                        push_millimetres(&mut w, m);
+                    }
+                    w.push(b'\n');
+                }
             }
-            w.write_all(b"\n")?;
-        }
+            w
+        })
+        .collect();
+    for piece in &pieces {
+        out.write_all(piece)?;
     }
-    w.flush()
+    out.flush()
 }
 
 /// A CSV field, quoted only when it must be (a comma, quote or line break inside).
@@ -65,7 +80,7 @@ fn field(s: &str) -> String {
 }
 
 /// Metres with three decimals, as `{:.3}` would write them, without float formatting.
-fn write_millimetres(w: &mut impl Write, metres: f64) -> std::io::Result<()> {
+fn push_millimetres(w: &mut Vec<u8>, metres: f64) {
     let mm = (metres * 1000.0).round() as i64;
     let (whole, frac) = (mm / 1000, mm % 1000);
     let mut buf = [0u8; 24];
@@ -87,7 +102,7 @@ fn write_millimetres(w: &mut impl Write, metres: f64) -> std::io::Result<()> {
             buf[i] = b'.';
         }
     }
-    w.write_all(&buf[i..])
+    w.extend_from_slice(&buf[i..]);
 }
 
 #[cfg(test)]
@@ -107,7 +122,7 @@ mod tests {
         );
         for m in [0.0, 0.0005, 9.9996, 12.3456, 999.9999, 1000.0, 123456.789] {
             let mut a = Vec::new();
-            write_millimetres(&mut a, m).expect("write");
+            push_millimetres(&mut a, m);
             assert_eq!(
                 String::from_utf8(a).expect("utf-8"),
                 format!("{:.3}", (m * 1000.0f64).round() / 1000.0),

@@ -143,6 +143,7 @@ mod tests {
             positions,
             segments,
             notes: vec![],
+            distinct_positions: false,
         });
         let origins = (0..11)
             .map(|v| {

@@ -1,9 +1,12 @@
 //! Putting points on the network: to the nearest node (as pandana and pgRouting do), or to
 //! the nearest position on an edge, found in an R-tree over the edges.
 
+use std::sync::OnceLock;
+
 use rstar::primitives::{GeomWithData, Line};
 use rstar::RTree;
 
+use crate::fasthash::{map_with_capacity, position_key, FastMap};
 use crate::geo::{haversine_m, Plane};
 use crate::graph::Graph;
 
@@ -41,7 +44,13 @@ pub struct Snapper<'g> {
 }
 
 enum Index {
-    Nodes(RTree<GeomWithData<[f64; 2], u32>>),
+    Nodes {
+        /// The node at each position: a point placed exactly on a node (as points taken
+        /// from the graph itself are) is found here, at a fraction of the tree's cost.
+        exact: FastMap<(u64, u64), u32>,
+        /// Built on the first point off every node.
+        tree: OnceLock<RTree<GeomWithData<[f64; 2], u32>>>,
+    },
     Edges(RTree<GeomWithData<Line<[f64; 2]>, u32>>),
 }
 
@@ -54,14 +63,17 @@ impl<'g> Snapper<'g> {
         };
         let plane = Plane::around(mean_lat);
         let index = match mode {
-            SnapMode::Node => Index::Nodes(RTree::bulk_load(
-                graph
-                    .positions
-                    .iter()
-                    .enumerate()
-                    .map(|(i, p)| GeomWithData::new(plane.project(*p), i as u32))
-                    .collect(),
-            )),
+            SnapMode::Node => {
+                let mut exact = map_with_capacity(graph.positions.len());
+                for (i, p) in graph.positions.iter().enumerate() {
+                    // The graph's positions are distinct; were they not, the first would do.
+                    exact.entry(position_key(*p)).or_insert(i as u32);
+                }
+                Index::Nodes {
+                    exact,
+                    tree: OnceLock::new(),
+                }
+            }
             SnapMode::Edge => Index::Edges(RTree::bulk_load(
                 graph
                     .edges
@@ -86,7 +98,23 @@ impl<'g> Snapper<'g> {
     pub fn snap(&self, lon: f64, lat: f64) -> Option<Snap> {
         let p = self.plane.project([lon, lat]);
         match &self.index {
-            Index::Nodes(tree) => {
+            Index::Nodes { exact, tree } => {
+                if let Some(&node) = exact.get(&position_key([lon, lat])) {
+                    return Some(Snap {
+                        at: At::Node(node),
+                        off_network_m: 0.0,
+                    });
+                }
+                let tree = tree.get_or_init(|| {
+                    RTree::bulk_load(
+                        self.graph
+                            .positions
+                            .iter()
+                            .enumerate()
+                            .map(|(i, p)| GeomWithData::new(self.plane.project(*p), i as u32))
+                            .collect(),
+                    )
+                });
                 let hit = tree.nearest_neighbor(p)?;
                 let node = hit.data;
                 Some(Snap {

@@ -4,8 +4,8 @@
 use std::io::Write;
 use std::path::Path;
 
-use linli_access::network::{read, read_geojson, read_graph_csv};
-use linli_access::points::parse;
+use linli_access::network::{read, read_geojson, read_graph_csv, read_graph_csv_checked, Segments};
+use linli_access::points::{parse, parse_checked};
 use linli_access::pois::read_pois;
 use linli_core::registry::builtin_types;
 use proptest::prelude::*;
@@ -148,5 +148,65 @@ proptest! {
             }
         }
         let _ = read_graph_csv(Path::new("g.csv"), &text);
+    }
+}
+
+/// Edits from bytes that matter to a CSV reader: separators, line ends, quotes, blanks,
+/// the characters of numbers, a byte-order mark's first byte and a CJK character's.
+fn csv_edits() -> impl Strategy<Value = Vec<Edit>> {
+    let byte = prop::sample::select(&b",\n\r\" \t0123456789.-+eEnix\xef\xe4\x0b"[..]);
+    prop::collection::vec(
+        prop_oneof![
+            8 => (any::<usize>(), byte).prop_map(|(i, b)| Edit::Set(i, b)),
+            1 => any::<usize>().prop_map(Edit::Truncate),
+        ],
+        1..4,
+    )
+}
+
+fn same_segments(a: &Segments, b: &Segments) -> bool {
+    let bits = |p: &[[f64; 2]]| -> Vec<[u64; 2]> {
+        p.iter().map(|p| [p[0].to_bits(), p[1].to_bits()]).collect()
+    };
+    let segs = |s: &Segments| -> Vec<(u32, u32, u64)> {
+        s.segments
+            .iter()
+            .map(|&(a, b, m)| (a, b, m.to_bits()))
+            .collect()
+    };
+    bits(&a.positions) == bits(&b.positions)
+        && segs(a) == segs(b)
+        && a.notes == b.notes
+        && a.distinct_positions == b.distinct_positions
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 1024, ..ProptestConfig::default() })]
+
+    /// The quick readers of plain files answer what the CSV reader answers, or leave it
+    /// to the CSV reader.
+    #[test]
+    fn plain_csv_reads_as_the_csv_reader_does(edits in csv_edits(), crlf in any::<bool>()) {
+        let graph = "from_lon,from_lat,to_lon,to_lat,meters\n24.9,60.1,24.91,60.11,12.5\n24.91,60.11,-8.611385700000001,41.149924500000004,0\n 24.9 ,60.1,24.92,60.12,7e1\n24.92,60.12,24.9,60.1,3.25\n";
+        let origins = "id,lon,lat\no1,24.9,60.1\n 社区 ,24.91,60.11\no3,-8.611385700000001,41.149924500000004\n";
+        let facilities = "lat,type,id,lon,extra\n60.1,park,f1,24.9,x\n60.11,school,f2,24.91\n";
+        for (k, base) in [graph, origins, facilities].into_iter().enumerate() {
+            let base = if crlf { base.replace('\n', "\r\n") } else { base.to_string() };
+            let text = apply(base.as_bytes(), &edits);
+            let path = Path::new("x.csv");
+            if k == 0 {
+                match (read_graph_csv(path, &text), read_graph_csv_checked(path, &text)) {
+                    (Ok(a), Ok(b)) => prop_assert!(same_segments(&a, &b), "{:?}", String::from_utf8_lossy(&text)),
+                    (Err(a), Err(b)) => prop_assert_eq!(a.to_string(), b.to_string()),
+                    (a, b) => prop_assert!(false, "{:?}: {:?} against {:?}", String::from_utf8_lossy(&text), a.is_ok(), b.is_ok()),
+                }
+            } else {
+                match (parse(path, &text, k == 2), parse_checked(path, &text, k == 2)) {
+                    (Ok(a), Ok(b)) => prop_assert_eq!(a, b),
+                    (Err(a), Err(b)) => prop_assert_eq!(a.to_string(), b.to_string()),
+                    (a, b) => prop_assert!(false, "{:?}: {:?} against {:?}", String::from_utf8_lossy(&text), a, b),
+                }
+            }
+        }
     }
 }

@@ -118,7 +118,7 @@ pub fn run(command: AccessCommand) -> Result<()> {
                 &answer.far_facilities,
                 max_snap_meters,
             );
-            let ids: Vec<String> = origins.iter().map(|o| o.id.clone()).collect();
+            let ids: Vec<&str> = origins.iter().map(|o| o.id.as_str()).collect();
             write_atomically(&out, |w| {
                 write_nearest_csv(&ids, &answer.types, &answer.meters, w).map_err(csv::Error::from)
             })?;
@@ -131,13 +131,13 @@ pub fn run(command: AccessCommand) -> Result<()> {
                 out.display()
             );
             for (t, kind) in answer.types.iter().enumerate() {
-                let reached: Vec<f64> = answer.meters[t].iter().flatten().copied().collect();
-                let mean = reached.iter().sum::<f64>() / reached.len().max(1) as f64;
+                let reached = answer.meters[t].iter().flatten().count();
+                let sum: f64 = answer.meters[t].iter().flatten().sum();
+                let mean = sum / reached.max(1) as f64;
                 eprintln!(
-                    "  {kind}: {} of {} origins within {max_meters} m ({:.0} %), mean {:.0} m ≈ {:.1} min at {speed} m/min",
-                    reached.len(),
+                    "  {kind}: {reached} of {} origins within {max_meters} m ({:.0} %), mean {:.0} m ≈ {:.1} min at {speed} m/min",
                     origins.len(),
-                    100.0 * reached.len() as f64 / origins.len().max(1) as f64,
+                    100.0 * reached as f64 / origins.len().max(1) as f64,
                     mean,
                     mean / speed
                 );
