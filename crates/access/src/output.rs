@@ -32,41 +32,65 @@ pub fn write_graph_csv(graph: &Graph, out: impl Write) -> csv::Result<()> {
 ///
 /// Written by hand rather than through the CSV writer: a district has millions of rows, and
 /// the ids and types are quoted once, not once per row. Pieces of the origins are written
-/// into memory in parallel, then to `out` in order.
+/// into memory in parallel, a batch at a time into buffers used over again (fresh memory
+/// for the whole answer cost as much in page faults as the writing), and each batch goes
+/// to `out` while the next is being written.
 pub fn write_nearest_csv(
     origin_ids: &[impl AsRef<str> + Sync],
     types: &[String],
     meters_by_type: &[Vec<Option<f64>>],
-    mut out: impl Write,
+    mut out: impl Write + Send,
 ) -> std::io::Result<()> {
-    const ORIGINS_A_PIECE: usize = 4096;
-    out.write_all(b"origin_id,type,meters\n")?;
-    let types: Vec<String> = types.iter().map(|t| field(t)).collect();
-    let pieces: Vec<Vec<u8>> = origin_ids
-        .par_chunks(ORIGINS_A_PIECE)
-        .enumerate()
-        .map(|(p, ids)| {
-            let mut w = Vec::with_capacity(ids.len() * types.len() * 24);
-            for (i, id) in ids.iter().enumerate() {
-                let o = p * ORIGINS_A_PIECE + i;
-                let id = field(id.as_ref());
-                for (t, kind) in types.iter().enumerate() {
-                    w.extend_from_slice(id.as_bytes());
-                    w.push(b',');
-                    w.extend_from_slice(kind.as_bytes());
-                    w.push(b',');
-                    if let Some(m) = meters_by_type[t][o] {
-                        push_millimetres(&mut w, m);
-                    }
-                    w.push(b'\n');
-                }
-            }
-            w
-        })
+    // About 2,000 rows, 64 KB, a piece: the buffers stay small enough to be touched once.
+    let origins_a_piece = (1 << 11) / types.len().max(1) + 1;
+    let pieces = origin_ids.len().div_ceil(origins_a_piece);
+    let batch = 2 * rayon::current_num_threads();
+    // `,type,` once per type.
+    let types: Vec<Vec<u8>> = types
+        .iter()
+        .map(|t| format!(",{},", field(t)).into_bytes())
         .collect();
-    for piece in &pieces {
-        out.write_all(piece)?;
+    let write_piece = |p: usize, w: &mut Vec<u8>| {
+        w.clear();
+        let first = p * origins_a_piece;
+        let ids = &origin_ids[first..(first + origins_a_piece).min(origin_ids.len())];
+        for (o, id) in (first..).zip(ids) {
+            let id = field(id.as_ref());
+            for (kind, meters) in types.iter().zip(meters_by_type) {
+                w.extend_from_slice(id.as_bytes());
+                w.extend_from_slice(kind);
+                if let Some(m) = meters[o] {
+                    push_millimetres(w, m);
+                }
+                w.push(b'\n');
+            }
+        }
+    };
+    out.write_all(b"origin_id,type,meters\n")?;
+    let mut ready: Vec<Vec<u8>> = vec![Vec::new(); batch];
+    let mut next: Vec<Vec<u8>> = vec![Vec::new(); batch];
+    let mut filled = 0;
+    let mut written: std::io::Result<()> = Ok(());
+    for start in (0..pieces).step_by(batch) {
+        let n = batch.min(pieces - start);
+        let (done, ()) = rayon::join(
+            || ready[..filled].iter().try_for_each(|w| out.write_all(w)),
+            || {
+                next[..n]
+                    .par_iter_mut()
+                    .enumerate()
+                    .for_each(|(k, w)| write_piece(start + k, w))
+            },
+        );
+        written = written.and(done);
+        if written.is_err() {
+            break;
+        }
+        std::mem::swap(&mut ready, &mut next);
+        filled = n;
     }
+    written?;
+    ready[..filled].iter().try_for_each(|w| out.write_all(w))?;
     out.flush()
 }
 

@@ -12,7 +12,7 @@ use linli_access::output::{write_graph_csv, write_nearest_csv};
 use linli_access::places::nearest_for_places;
 use linli_access::points::{read_facilities, read_origins, Place};
 use linli_access::pois::read_pois;
-use linli_access::{Graph, SnapMode};
+use linli_access::{Components, Graph, SnapMode};
 use linli_core::registry::builtin_types;
 
 #[derive(Subcommand)]
@@ -94,9 +94,19 @@ pub fn run(command: AccessCommand) -> Result<()> {
                 speed.is_finite() && speed > 0.0,
                 "--speed must be a positive number of metres per minute, not {speed}"
             );
-            let facilities = read_facilities(&facilities)?;
-            let origins = read_origins(&origins)?;
-            let graph = load(&network)?;
+            // The points are read while the graph is: joining the graph's positions takes
+            // one core, and reading the points can have the other.
+            let (facilities, origins, graph) = std::thread::scope(|s| {
+                let points = s.spawn(|| (read_facilities(&facilities), read_origins(&origins)));
+                let graph = read_graph(&network);
+                let (facilities, origins) = points
+                    .join()
+                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+                (facilities, origins, graph)
+            });
+            let (facilities, origins) = (facilities?, origins?);
+            let (graph, read) = graph?;
+            say_what_it_holds(&network, &graph, &read);
             let started = Instant::now();
             let mode = match snap {
                 Snap::Node => SnapMode::Node,
@@ -131,8 +141,11 @@ pub fn run(command: AccessCommand) -> Result<()> {
                 out.display()
             );
             for (t, kind) in answer.types.iter().enumerate() {
-                let reached = answer.meters[t].iter().flatten().count();
-                let sum: f64 = answer.meters[t].iter().flatten().sum();
+                // One pass, summing as `Iterator::sum` does (from −0).
+                let (reached, sum) = answer.meters[t]
+                    .iter()
+                    .flatten()
+                    .fold((0usize, -0.0), |(n, sum), m| (n + 1, sum + m));
                 let mean = sum / reached.max(1) as f64;
                 eprintln!(
                     "  {kind}: {reached} of {} origins within {max_meters} m ({:.0} %), mean {:.0} m ≈ {:.1} min at {speed} m/min",
@@ -195,10 +208,32 @@ pub fn run(command: AccessCommand) -> Result<()> {
 
 /// Reads a network and says what it holds.
 fn load(path: &Path) -> Result<Graph> {
+    let (graph, read) = read_graph(path)?;
+    say_what_it_holds(path, &graph, &read);
+    Ok(graph)
+}
+
+/// How reading a network went, to tell once the command knows it goes on.
+struct Read {
+    components: Components,
+    notes: Vec<String>,
+    seconds: f64,
+}
+
+fn read_graph(path: &Path) -> Result<(Graph, Read)> {
     let started = Instant::now();
     let segments = network::read(path)?;
     let graph = Graph::from_segments(&segments);
-    let components = graph.components();
+    let read = Read {
+        components: graph.components(),
+        notes: segments.notes,
+        seconds: started.elapsed().as_secs_f64(),
+    };
+    Ok((graph, read))
+}
+
+fn say_what_it_holds(path: &Path, graph: &Graph, read: &Read) {
+    let components = &read.components;
     let largest = components.sizes.first().copied().unwrap_or(0);
     eprintln!(
         "{}: {} nodes, {} edges, {:.1} km; {} connected components, the largest with {:.1} % of the nodes; read in {:.3} s",
@@ -208,12 +243,11 @@ fn load(path: &Path) -> Result<Graph> {
         graph.total_meters() / 1000.0,
         components.count(),
         100.0 * largest as f64 / graph.node_count().max(1) as f64,
-        started.elapsed().as_secs_f64()
+        read.seconds
     );
-    for note in &segments.notes {
+    for note in &read.notes {
         eprintln!("  note: {note}");
     }
-    Ok(graph)
 }
 
 fn warn_far(what: &str, places: &[Place], far: &[(usize, f64)], max_snap: f64) {
