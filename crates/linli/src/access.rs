@@ -96,15 +96,20 @@ pub fn run(command: AccessCommand) -> Result<()> {
             );
             // The points are read while the graph is: joining the graph's positions takes
             // one core, and reading the points can have the other.
-            let (facilities, origins, graph) = std::thread::scope(|s| {
-                let points = s.spawn(|| (read_facilities(&facilities), read_origins(&origins)));
+            let (points, graph) = std::thread::scope(|s| {
+                // The origins only once the facilities are known good, as before.
+                let points = s.spawn(|| {
+                    let facilities = read_facilities(&facilities)?;
+                    let origins = read_origins(&origins)?;
+                    Ok::<_, linli_access::AccessError>((facilities, origins))
+                });
                 let graph = read_graph(&network);
-                let (facilities, origins) = points
+                let points = points
                     .join()
                     .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
-                (facilities, origins, graph)
+                (points, graph)
             });
-            let (facilities, origins) = (facilities?, origins?);
+            let (facilities, origins) = points?;
             let (graph, read) = graph?;
             say_what_it_holds(&network, &graph, &read);
             let started = Instant::now();
