@@ -273,17 +273,28 @@ impl Drop for Bar {
     }
 }
 
-#[tokio::main]
-async fn main() {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("LINLI_LOG")
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=warn")),
-        )
-        .with_writer(std::io::stderr)
-        .init();
+fn main() {
     let cli = Cli::parse();
-    if let Err(e) = run(cli).await {
+    let result = match cli.command {
+        // The accessibility commands are plain computation, timed against other tools from
+        // outside: they start no async runtime and no logging.
+        Command::Access(command) => access::run(command),
+        _ => {
+            tracing_subscriber::fmt()
+                .with_env_filter(
+                    tracing_subscriber::EnvFilter::try_from_env("LINLI_LOG")
+                        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=warn")),
+                )
+                .with_writer(std::io::stderr)
+                .init();
+            tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .build()
+                .map_err(anyhow::Error::from)
+                .and_then(|runtime| runtime.block_on(run(cli)))
+        }
+    };
+    if let Err(e) = result {
         eprintln!("error: {}", describe(&e));
         std::process::exit(1);
     }
