@@ -118,6 +118,14 @@ proptest! {
     }
 }
 
+/// An empty file (proptest's smallest case above) is refused by both readers.
+#[test]
+fn an_empty_file_is_not_a_pbf() {
+    let f = as_pbf_file(&[]);
+    assert!(read(f.path()).is_err());
+    assert!(read_pois(f.path(), builtin_types()).is_err());
+}
+
 proptest! {
     #![proptest_config(ProptestConfig { cases: 512, ..ProptestConfig::default() })]
 
