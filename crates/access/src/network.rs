@@ -83,9 +83,30 @@ fn not_pbf(path: &Path) -> impl Fn(osmpbf::Error) -> AccessError + '_ {
     }
 }
 
+/// Refuses a file that does not begin as the PBF format requires: a 4-byte header length,
+/// then a BlobHeader whose first field (type, a 9-byte string) is "OSMHeader". osmpbf's
+/// reader takes a file too short for a block, an empty one included, for a PBF without
+/// blocks.
+pub(crate) fn check_pbf_start(path: &Path) -> Result<()> {
+    use std::io::Read;
+    let mut head = [0u8; 15];
+    let opens = std::fs::File::open(path)
+        .and_then(|mut f| f.read_exact(&mut head))
+        .is_ok_and(|()| head[4..6] == [0x0a, 0x09] && &head[6..15] == b"OSMHeader");
+    if opens {
+        Ok(())
+    } else {
+        Err(AccessError::NotPbf {
+            path: path.to_path_buf(),
+            detail: "it does not begin with an OSMHeader block".into(),
+        })
+    }
+}
+
 /// Two passes: the walkable ways first (which nodes they need), then those nodes' positions.
 /// A PBF lists nodes before ways, but reading twice keeps memory to the nodes that matter.
 pub fn read_pbf(path: &Path) -> Result<Segments> {
+    check_pbf_start(path)?;
     let mut index: FastMap<i64, u32> = FastMap::default();
     let mut ways: Vec<Vec<u32>> = Vec::new();
     ElementReader::from_path(path)

@@ -47,14 +47,7 @@ pub fn read_pois(path: &Path, types: &[FacilityType]) -> Result<Pois> {
         path: path.to_path_buf(),
         detail: e.to_string(),
     };
-    // The reader takes a file too short for a block (even an empty one) for a PBF without
-    // blocks; an OSM extract opens with its OSMHeader block.
-    if !opens_with_osm_header(path) {
-        return Err(AccessError::NotPbf {
-            path: path.to_path_buf(),
-            detail: "it does not begin with an OSMHeader block".into(),
-        });
-    }
+    crate::network::check_pbf_start(path)?;
     let mut out = Pois::default();
     let mut ways: Vec<(i64, String, String, Vec<i64>)> = Vec::new();
     ElementReader::from_path(path)
@@ -136,14 +129,4 @@ pub fn read_pois(path: &Path, types: &[FacilityType]) -> Result<Pois> {
         }
     }
     Ok(out)
-}
-
-/// Whether the file begins as the PBF format requires: a 4-byte header length, then a
-/// BlobHeader whose first field (type, a 9-byte string) is "OSMHeader".
-fn opens_with_osm_header(path: &Path) -> bool {
-    use std::io::Read;
-    let mut head = [0u8; 15];
-    std::fs::File::open(path)
-        .and_then(|mut f| f.read_exact(&mut head))
-        .is_ok_and(|()| head[4..6] == [0x0a, 0x09] && &head[6..15] == b"OSMHeader")
 }
