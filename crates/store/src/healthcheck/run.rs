@@ -221,28 +221,11 @@ impl Store {
 
         self.set_stage(run_id, "network", 0, 1).await?;
         progress.stage("hc.stage.network", 1);
-        let segments = match network {
-            NetworkInput::File(path) => {
-                let path = path.to_path_buf();
-                tokio::task::spawn_blocking(move || network::read(&path))
-                    .await
-                    .map_err(|e| StoreError::Config(format!("the network reader stopped: {e}")))?
-                    .map_err(|e| {
-                        StoreError::Invalid(
-                            Problem::new("bad_network", "hc.bad_network").arg("error", e),
-                        )
-                    })?
-            }
-            NetworkInput::Stored => match self.roads_at_or_above(region).await? {
-                Some(lines) if !lines.is_empty() => network::from_lines(&lines),
-                _ => {
-                    return Err(StoreError::Invalid(Problem::new(
-                        "no_network",
-                        "hc.no_network",
-                    )))
-                }
-            },
+        let file = match network {
+            NetworkInput::File(path) => Some(path),
+            NetworkInput::Stored => None,
         };
+        let segments = self.walking_segments(region, file).await?;
         progress.advance(1);
 
         self.set_stage(run_id, "types", 0, types.len() as u64)
@@ -343,6 +326,36 @@ impl Store {
             save_ms: ms(save_started),
             ..report
         })
+    }
+
+    /// The walking network's segments: read from `file` (off the async threads), or made
+    /// from the roads map layer of the region or the nearest region above it. A run and the
+    /// siting that follows it read the network this one way.
+    pub(crate) async fn walking_segments(
+        &self,
+        region: RegionCode,
+        file: Option<&Path>,
+    ) -> Result<Segments> {
+        match file {
+            Some(path) => {
+                let path = path.to_path_buf();
+                tokio::task::spawn_blocking(move || network::read(&path))
+                    .await
+                    .map_err(|e| StoreError::Config(format!("the network reader stopped: {e}")))?
+                    .map_err(|e| {
+                        StoreError::Invalid(
+                            Problem::new("bad_network", "hc.bad_network").arg("error", e),
+                        )
+                    })
+            }
+            None => match self.roads_at_or_above(region).await? {
+                Some(lines) if !lines.is_empty() => Ok(network::from_lines(&lines)),
+                _ => Err(StoreError::Invalid(Problem::new(
+                    "no_network",
+                    "hc.no_network",
+                ))),
+            },
+        }
     }
 
     async fn communities_in(&self, region: RegionCode) -> Result<Vec<(i64, String)>> {

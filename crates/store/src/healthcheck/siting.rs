@@ -2,7 +2,7 @@
 //! facility would bring the most residents not yet within reach (linli_access::siting).
 //! Computed on request from the latest run's map and the same network the run walked.
 
-use std::path::PathBuf;
+use std::path::Path;
 
 use linli_access::network;
 use linli_access::siting::best_sites;
@@ -62,28 +62,12 @@ impl Store {
         ) else {
             return Err(StoreError::NotFound);
         };
-        let segments = match run.inputs["network_file"].as_str() {
-            Some(path) => {
-                let path = PathBuf::from(path);
-                tokio::task::spawn_blocking(move || network::read(&path))
-                    .await
-                    .map_err(|e| StoreError::Config(format!("the network reader stopped: {e}")))?
-                    .map_err(|e| {
-                        StoreError::Invalid(
-                            Problem::new("bad_network", "hc.bad_network").arg("error", e),
-                        )
-                    })?
-            }
-            None => match self.roads_at_or_above(community).await? {
-                Some(lines) => network::from_lines(&lines),
-                None => {
-                    return Err(StoreError::Invalid(Problem::new(
-                        "no_network",
-                        "hc.no_network",
-                    )))
-                }
-            },
-        };
+        let segments = self
+            .walking_segments(
+                community,
+                run.inputs["network_file"].as_str().map(Path::new),
+            )
+            .await?;
         // The map's type order is the run's; find this type in it.
         let t_in_map = map["types"]
             .as_array()
