@@ -367,6 +367,23 @@ pub(crate) fn may_start(user: &linli_store::User) -> bool {
     )
 }
 
+/// A health check covers a district, street or community; any other level is a 400 that
+/// says so.
+pub(crate) fn require_checked_level(region: RegionCode) -> AppResult<()> {
+    if matches!(
+        region.level(),
+        Level::District | Level::Street | Level::Community
+    ) {
+        Ok(())
+    } else {
+        Err(AppError::bad_request(
+            Problem::new("not_for_level", "hc.not_for_level")
+                .arg("code", region)
+                .arg_key("level", region.level().label_key()),
+        ))
+    }
+}
+
 /// Starts a run for `code` in the background (for the API and the pages alike) and returns
 /// its row once written.
 pub(crate) async fn start_check(
@@ -379,16 +396,7 @@ pub(crate) async fn start_check(
     }
     let region = parse_code(code, "code")?;
     require_view(&s.user, region)?;
-    if !matches!(
-        region.level(),
-        Level::District | Level::Street | Level::Community
-    ) {
-        return Err(AppError::bad_request(
-            Problem::new("not_for_level", "hc.not_for_level")
-                .arg("code", region)
-                .arg_key("level", region.level().label_key()),
-        ));
-    }
+    require_checked_level(region)?;
     if state.store.region(region).await?.is_none() {
         return Err(AppError::NotFound(region.to_string()));
     }

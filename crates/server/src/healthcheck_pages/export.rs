@@ -6,7 +6,7 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 use linli_core::i18n;
-use linli_core::{Level, Problem};
+use linli_core::Problem;
 use linli_sheet::{Cell, XlsxWriter};
 use serde_json::Value;
 
@@ -25,16 +25,7 @@ pub(super) async fn xlsx(
     Path(code): Path<String>,
 ) -> AppResult<Response> {
     let region = viewable(&s, &code)?;
-    if !matches!(
-        region.level(),
-        Level::District | Level::Street | Level::Community
-    ) {
-        return Err(AppError::bad_request(
-            Problem::new("not_for_level", "hc.not_for_level")
-                .arg("code", region)
-                .arg_key("level", region.level().label_key()),
-        ));
-    }
+    healthcheck_api::require_checked_level(region)?;
     let Some(row) = state.store.region(region).await? else {
         return Err(AppError::NotFound(region.to_string()));
     };

@@ -15,7 +15,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::{Form, Router};
 use linli_core::i18n::{self, Lang};
-use linli_core::{Level, Permission, Problem, RegionCode};
+use linli_core::{Level, Permission, RegionCode};
 use linli_store::healthcheck::RunRow;
 use linli_store::Session;
 use minijinja::Environment;
@@ -89,28 +89,17 @@ async fn page(
     Path(code): Path<String>,
 ) -> AppResult<Response> {
     let region = viewable(&s, &code)?;
-    match region.level() {
-        Level::District | Level::Street | Level::Community => {}
-        // A grid belongs to a community, whose portrait covers it.
-        Level::Grid | Level::MicroGrid => {
-            if let Some(community) = region
-                .ancestors()
-                .into_iter()
-                .find(|a| a.level() == Level::Community)
-            {
-                return Ok(
-                    Redirect::to(&format!("/regions/{community}/healthcheck")).into_response()
-                );
-            }
-        }
-        _ => {
-            return Err(AppError::bad_request(
-                Problem::new("not_for_level", "hc.not_for_level")
-                    .arg("code", region)
-                    .arg_key("level", region.level().label_key()),
-            ))
+    // A grid belongs to a community, whose portrait covers it.
+    if region.level() > Level::Community {
+        if let Some(community) = region
+            .ancestors()
+            .into_iter()
+            .find(|a| a.level() == Level::Community)
+        {
+            return Ok(Redirect::to(&format!("/regions/{community}/healthcheck")).into_response());
         }
     }
+    healthcheck_api::require_checked_level(region)?;
     let Some(row) = state.store.region(region).await? else {
         return Err(AppError::NotFound(region.to_string()));
     };
