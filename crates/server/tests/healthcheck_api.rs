@@ -14,25 +14,7 @@ const COMMUNITY: &str = "330102001051";
 
 /// A road grid over the whole district's box, so that every demo building has a road near.
 async fn lay_roads(app: &App) {
-    let (lon0, lon1, lat0, lat1, step, vertex) = (120.08, 120.34, 30.19, 30.37, 0.004, 0.001);
-    let n = |a: f64, b: f64, s: f64| ((b - a) / s).round() as usize;
-    let mut lines: Vec<Vec<[f64; 2]>> = Vec::new();
-    for i in 0..=n(lon0, lon1, step) {
-        let lon = lon0 + i as f64 * step;
-        lines.push(
-            (0..=n(lat0, lat1, vertex))
-                .map(|j| [lon, lat0 + j as f64 * vertex])
-                .collect(),
-        );
-    }
-    for i in 0..=n(lat0, lat1, step) {
-        let lat = lat0 + i as f64 * step;
-        lines.push(
-            (0..=n(lon0, lon1, vertex))
-                .map(|j| [lon0 + j as f64 * vertex, lat])
-                .collect(),
-        );
-    }
+    let lines = linli_store::testing::road_grid((120.08, 120.34), (30.19, 30.37), 0.004, 0.001);
     let bbox = linli_store::maps::lines_bbox(&lines).expect("bbox");
     app.store
         .set_layer(

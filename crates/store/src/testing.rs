@@ -133,6 +133,36 @@ impl Drop for TestDb {
     }
 }
 
+/// A square road grid for tests: a north–south and an east–west line every `step` degrees
+/// over the box, each with a vertex every `vertex` degrees, so that lines meet at shared
+/// vertices and join into one walking network.
+pub fn road_grid(
+    (west, east): (f64, f64),
+    (south, north): (f64, f64),
+    step: f64,
+    vertex: f64,
+) -> Vec<Vec<[f64; 2]>> {
+    let n = |a: f64, b: f64, s: f64| ((b - a) / s).round() as usize;
+    let mut lines: Vec<Vec<[f64; 2]>> = Vec::new();
+    for i in 0..=n(west, east, step) {
+        let lon = west + i as f64 * step;
+        lines.push(
+            (0..=n(south, north, vertex))
+                .map(|j| [lon, south + j as f64 * vertex])
+                .collect(),
+        );
+    }
+    for i in 0..=n(south, north, step) {
+        let lat = south + i as f64 * step;
+        lines.push(
+            (0..=n(west, east, vertex))
+                .map(|j| [west + j as f64 * vertex, lat])
+                .collect(),
+        );
+    }
+    lines
+}
+
 #[cfg(test)]
 mod tests {
     #[test]

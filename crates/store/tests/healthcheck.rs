@@ -15,26 +15,7 @@ const SCALE: f64 = 0.002;
 /// A road grid over the western and central streets, a line every 0.002°, a vertex every
 /// 0.0005°.
 fn roads() -> Vec<Vec<[f64; 2]>> {
-    let (lon0, lon1, lat0, lat1, step, vertex) = (120.155, 120.215, 30.215, 30.285, 0.002, 0.0005);
-    let mut lines = Vec::new();
-    let n = |a: f64, b: f64, s: f64| ((b - a) / s).round() as usize;
-    for i in 0..=n(lon0, lon1, step) {
-        let lon = lon0 + i as f64 * step;
-        lines.push(
-            (0..=n(lat0, lat1, vertex))
-                .map(|j| [lon, lat0 + j as f64 * vertex])
-                .collect(),
-        );
-    }
-    for i in 0..=n(lat0, lat1, step) {
-        let lat = lat0 + i as f64 * step;
-        lines.push(
-            (0..=n(lon0, lon1, vertex))
-                .map(|j| [lon0 + j as f64 * vertex, lat])
-                .collect(),
-        );
-    }
-    lines
+    linli_store::testing::road_grid((120.155, 120.215), (30.215, 30.285), 0.002, 0.0005)
 }
 
 fn code(s: &str) -> RegionCode {
