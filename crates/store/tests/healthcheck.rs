@@ -85,6 +85,23 @@ async fn a_district_run_ranks_flags_and_adds_up() {
             assert_eq!(c.assessed, c.rank.is_some());
         }
 
+        // The residents counted building by building are the registry's own figures, for
+        // the district and for each community.
+        let today = chrono::Local::now().date_naive();
+        let registered = s
+            .registry_summary(Some(district), today)
+            .await
+            .expect("summary");
+        let counted: i64 = view.communities.iter().map(|c| c.residents).sum();
+        assert_eq!(counted, registered.residents);
+        for c in view.communities.iter().take(5) {
+            let registered = s
+                .registry_summary(Some(c.community), today)
+                .await
+                .expect("summary");
+            assert_eq!(c.residents, registered.residents, "{}", c.community);
+        }
+
         // A ranked community's coverage adds up from its map: the residents of the buildings
         // within each type's radius.
         let top = &view.communities[0];

@@ -372,8 +372,12 @@ impl Store {
         }))
     }
 
-    /// The buildings of the region with the number of residents registered in each: one
-    /// range scan of the residents, grouped by building.
+    /// The buildings of the region with the number of residents registered in each: a
+    /// range scan of the households, each counting its residents in the covering
+    /// household index, grouped by building. The unary plus keeps SQLite from reading every
+    /// household in building order (the unique index) to skip the sort: the range is the
+    /// cheaper path at every level, and twice as fast for a district as walking the
+    /// residents' range and looking up each one's household.
     async fn buildings_with_residents(&self, region: RegionCode) -> Result<Vec<Building>> {
         let range = region.range();
         let (rows, counts) = on_read!(self, p => {
@@ -386,8 +390,8 @@ impl Store {
             .fetch_all(p)
             .await?;
             let counts = sqlx::query_as::<_, (i64, i64)>(
-                "SELECT h.building_id, COUNT(*) FROM residents r JOIN households h ON h.id = r.household_id \
-                 WHERE r.region_key >= $1 AND r.region_key < $2 GROUP BY h.building_id",
+                "SELECT +h.building_id, COUNT(*) FROM households h JOIN residents r ON r.household_id = h.id \
+                 WHERE h.region_key >= $1 AND h.region_key < $2 GROUP BY +h.building_id",
             )
             .bind(range.start)
             .bind(range.end)
