@@ -828,10 +828,15 @@ def main():
         if not args.work:
             shutil.rmtree(work)
     text, failed = report(outcomes, args, started, load_at_start, pg_info)
+    finish(text, failed, args.write, "RESULTS-access.md")
+
+
+def finish(text, failed, write, name):
+    """Prints the report, writes it to bench/NAME when asked, and exits 1 if it failed."""
     print(text)
-    if args.write:
-        (REPO / "bench/RESULTS-access.md").write_text(text)
-        print(f"wrote {REPO / 'bench/RESULTS-access.md'}", file=sys.stderr)
+    if write:
+        (REPO / "bench" / name).write_text(text)
+        print(f"wrote {REPO / 'bench' / name}", file=sys.stderr)
     sys.exit(1 if failed else 0)
 
 

@@ -391,11 +391,7 @@ def main():
         if not args.work:
             shutil.rmtree(work)
     text, failed = report(args, started, load_at_start, facts, linli_runs, pandana_runs, agree)
-    print(text)
-    if args.write:
-        (REPO / "bench/RESULTS-healthcheck.md").write_text(text)
-        print(f"wrote {REPO / 'bench/RESULTS-healthcheck.md'}", file=sys.stderr)
-    sys.exit(1 if failed else 0)
+    access.finish(text, failed, args.write, "RESULTS-healthcheck.md")
 
 
 if __name__ == "__main__":

@@ -86,7 +86,7 @@ async fn a_district_run_ranks_flags_and_adds_up() {
         }
 
         // The residents counted building by building are the registry's own figures, for
-        // the district and for each community.
+        // the district and for its first communities.
         let today = chrono::Local::now().date_naive();
         let registered = s
             .registry_summary(Some(district), today)
