@@ -75,6 +75,7 @@ pub static TABLES: &[&[Entry]] = &[
     crate::events_page_text::TABLE,
     crate::open311_text::TABLE,
     crate::healthcheck_text::TABLE,
+    crate::care_text::TABLE,
 ];
 
 /// The entries of the foundation: the shell, sign-in, regions, grids, maps, audit.

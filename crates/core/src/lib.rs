@@ -1,6 +1,8 @@
 //! Domain types and rules of linli. Nothing here does I/O: the store, the server and the
 //! command line all lean on these types so that a rule is written once.
 
+pub mod care;
+mod care_text;
 pub mod china_time;
 pub mod events;
 mod events_page_text;

@@ -1013,5 +1013,6 @@ pub fn openapi_json() -> String {
     doc.merge(crate::events_api::EventsDoc::openapi());
     doc.merge(crate::events_catalog::CatalogDoc::openapi());
     doc.merge(crate::healthcheck_api::HealthcheckDoc::openapi());
+    doc.merge(crate::care_api::CareDoc::openapi());
     doc.to_pretty_json().unwrap_or_else(|_| "{}".to_string())
 }

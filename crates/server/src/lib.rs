@@ -19,6 +19,7 @@ use tower_http::compression::CompressionLayer;
 pub mod api;
 pub mod assets;
 pub mod auth;
+pub mod care_api;
 pub mod error;
 pub mod events_api;
 pub mod events_catalog;
@@ -126,6 +127,7 @@ pub fn router(state: AppState) -> Router {
         .merge(registry_api::routes())
         .merge(events_api::routes())
         .merge(healthcheck_api::routes())
+        .merge(care_api::routes())
         .merge(open311::routes())
         .merge(registry_pages::routes())
         .merge(events_pages::routes())

@@ -19,6 +19,7 @@ pub mod accounts;
 pub mod apikeys;
 pub mod audit;
 mod batch;
+pub mod care;
 mod copy_text;
 pub mod demo;
 pub mod demo_events;

@@ -1,0 +1,264 @@
+//! Care over HTTP on both databases: a community worker registers a household's device and
+//! gets its credential once; the device posts readings with Basic authentication; every
+//! reading is stored once, or refused with its reason and counted, and the operator sees it.
+
+mod common;
+
+use common::{on_each_backend, App};
+use serde_json::{json, Value};
+
+const COMMUNITY: &str = "330102001051";
+
+/// A household of `region` as `token` lists it.
+async fn household_in(app: &App, token: &str, region: &str) -> Value {
+    let r = app
+        .get(
+            token,
+            &format!("/api/v1/households?region={region}&limit=50"),
+        )
+        .await;
+    r.status(200);
+    r.json()["items"][0].clone()
+}
+
+fn reading(kind: &str, value: Value, seq: i64) -> Value {
+    json!({"ts": chrono::Utc::now().to_rfc3339(), "kind": kind, "value": value, "seq": seq})
+}
+
+/// POSTs readings as a device with Basic credentials.
+async fn send(app: &App, id: &str, password: &str, body: &Value) -> common::Resp {
+    let req = app
+        .client()
+        .post(app.url("/api/v1/care/readings"))
+        .basic_auth(id, Some(password))
+        .json(body);
+    app.with(&format!("readings from {id}"), req).await
+}
+
+#[tokio::test]
+async fn devices_send_readings_and_nothing_is_lost() {
+    on_each_backend(|app| async move {
+        let shegong = app.token("shegong").await;
+        let root = app.token("root").await;
+        let jumin = app.token("jumin").await;
+        let mine = household_in(&app, &shegong, COMMUNITY).await;
+        let household = mine["id"].as_i64().expect("household id");
+        // A household of another community, outside the community worker's area.
+        let district = app
+            .get(&root, "/api/v1/households?region=330102&limit=200")
+            .await
+            .json();
+        let elsewhere = district["items"]
+            .as_array()
+            .expect("households")
+            .iter()
+            .find(|h| h["community"] != COMMUNITY)
+            .and_then(|h| h["id"].as_i64())
+            .expect("a household elsewhere");
+
+        // Registration.
+        let body = json!({"device_id": "door-0001", "kind": "door", "household_id": household});
+        let r = app.post(&shegong, "/api/v1/care/devices", &body).await;
+        r.status(201);
+        let made = r.json();
+        let credential = made["credential"].as_str().expect("credential").to_string();
+        assert_eq!(credential.len(), 64);
+        assert_eq!(made["mqtt"]["username"], "door-0001");
+        assert_eq!(made["mqtt"]["password"], credential.as_str());
+        assert_eq!(made["mqtt"]["topic"], "linli/v1/devices/door-0001/events");
+        assert_eq!(made["device"]["community"], COMMUNITY);
+        assert_eq!(made["device"]["kind_name"], "门磁");
+        app.post(&jumin, "/api/v1/care/devices", &body)
+            .await
+            .error(403, "forbidden", None);
+        app.post(&shegong, "/api/v1/care/devices", &body)
+            .await
+            .error(409, "care_device_taken", Some("device_id"));
+        let outside = json!({"device_id": "door-0002", "kind": "door", "household_id": elsewhere});
+        app.post(&shegong, "/api/v1/care/devices", &outside)
+            .await
+            .error(400, "care_household_not_found", Some("household_id"));
+        let bad_kind =
+            json!({"device_id": "door-0003", "kind": "window", "household_id": household});
+        app.post(&shegong, "/api/v1/care/devices", &bad_kind)
+            .await
+            .error(400, "care_unknown_device_kind", Some("kind"));
+        let listed = app
+            .get(
+                &shegong,
+                &format!("/api/v1/care/devices?region={COMMUNITY}"),
+            )
+            .await;
+        listed.status(200);
+        assert_eq!(listed.json()["total"], 1, "only the device registered");
+
+        // Readings: one, then a batch with a reading sent again and two refused.
+        let r = send(
+            &app,
+            "door-0001",
+            &credential,
+            &reading("door", json!("open"), 1),
+        )
+        .await;
+        r.status(200);
+        assert_eq!(
+            r.json(),
+            json!({"stored": 1, "duplicates": 0, "refused": []})
+        );
+        let batch = json!([
+            reading("door", json!("closed"), 2),
+            reading("door", json!("open"), 1),
+            reading("battery", json!(71), 3),
+            reading("gas", json!(true), 4),
+            {"ts": "1999-01-01T00:00:00Z", "kind": "door", "value": "open", "seq": 5},
+        ]);
+        let r = send(&app, "door-0001", &credential, &batch).await;
+        r.status(200);
+        let done = r.json();
+        assert_eq!(
+            (done["stored"].as_u64(), done["duplicates"].as_u64()),
+            (Some(2), Some(1))
+        );
+        let refused: Vec<(u64, &str)> = done["refused"]
+            .as_array()
+            .expect("refused")
+            .iter()
+            .map(|x| {
+                (
+                    x["index"].as_u64().unwrap_or(99),
+                    x["code"].as_str().unwrap_or(""),
+                )
+            })
+            .collect();
+        assert_eq!(
+            refused,
+            vec![(3, "care_kind_not_sent"), (4, "care_past_time")]
+        );
+        assert!(done["refused"][1]["message"]
+            .as_str()
+            .unwrap_or("")
+            .contains("时钟"));
+        // Every reading refused: 422, each with its reason; a body that is not JSON too.
+        let r = send(
+            &app,
+            "door-0001",
+            &credential,
+            &reading("door", json!("ajar"), 6),
+        )
+        .await;
+        r.status(422);
+        assert_eq!(r.json()["refused"][0]["code"], "care_bad_value");
+        let req = app
+            .client()
+            .post(app.url("/api/v1/care/readings"))
+            .basic_auth("door-0001", Some(&credential))
+            .body("{not json");
+        let r = app.with("not JSON", req).await;
+        r.status(422);
+        assert_eq!(r.json()["refused"][0]["code"], "care_malformed");
+        // Too many at once: refused whole, and counted.
+        let many: Vec<Value> = (0..1001)
+            .map(|i| reading("door", json!("open"), 100 + i))
+            .collect();
+        send(&app, "door-0001", &credential, &Value::Array(many))
+            .await
+            .error(413, "care_batch_too_large", None);
+
+        // Who may send: a wrong credential, an unknown device, no credentials at all.
+        let r = send(
+            &app,
+            "door-0001",
+            "wrong",
+            &reading("door", json!("open"), 7),
+        )
+        .await;
+        r.error(401, "care_wrong_credential", None);
+        assert!(r
+            .header("www-authenticate")
+            .is_some_and(|h| h.starts_with("Basic")));
+        send(
+            &app,
+            "nobody-9",
+            &credential,
+            &reading("door", json!("open"), 1),
+        )
+        .await
+        .error(401, "care_unknown_device", None);
+        let req = app
+            .client()
+            .post(app.url("/api/v1/care/readings"))
+            .json(&reading("door", json!("open"), 8));
+        app.with("no credentials", req)
+            .await
+            .error(401, "care_no_credentials", None);
+
+        // Nothing lost: what the device sent is stored, a duplicate, or refused and counted.
+        let listed = app
+            .get(
+                &shegong,
+                &format!("/api/v1/care/devices?region={COMMUNITY}"),
+            )
+            .await;
+        let d = listed.json()["items"][0].clone();
+        assert_eq!(d["readings"], 3);
+        assert_eq!(d["duplicates"], 1);
+        assert_eq!(d["refused"], 4, "gas, 1999, ajar, not JSON");
+        assert_eq!(d["battery"], 71.0);
+        assert!(d["last_seen_at"].is_string());
+
+        let r = app
+            .get(
+                &shegong,
+                &format!("/api/v1/care/refusals?region={COMMUNITY}"),
+            )
+            .await;
+        r.status(200);
+        let mut reasons: Vec<(String, i64)> = r.json()["items"]
+            .as_array()
+            .expect("items")
+            .iter()
+            .map(|x| {
+                (
+                    x["reason"].as_str().unwrap_or("").to_string(),
+                    x["count"].as_i64().unwrap_or(0),
+                )
+            })
+            .collect();
+        reasons.sort();
+        let expected: Vec<(String, i64)> = [
+            ("care_bad_value", 1),
+            ("care_batch_too_large", 1),
+            ("care_kind_not_sent", 1),
+            ("care_malformed", 1),
+            ("care_past_time", 1),
+            ("care_wrong_credential", 1),
+        ]
+        .iter()
+        .map(|(r, n)| (r.to_string(), *n))
+        .collect();
+        assert_eq!(reasons, expected);
+        // The unknown id belongs to no area: the administrator sees it, the worker does not.
+        let strangers = app.get(&root, "/api/v1/care/refusals").await;
+        strangers.status(200);
+        assert_eq!(strangers.json()["items"][0]["device_id"], "nobody-9");
+        let theirs = app.get(&shegong, "/api/v1/care/refusals").await.json();
+        assert!(theirs["items"]
+            .as_array()
+            .expect("items")
+            .iter()
+            .all(|x| x["device_id"] == "door-0001"));
+
+        // The OpenAPI document describes all of it.
+        let doc = app.get(&root, "/api/v1/openapi.json").await.json();
+        for (path, method) in [
+            ("/api/v1/care/devices", "post"),
+            ("/api/v1/care/devices", "get"),
+            ("/api/v1/care/readings", "post"),
+            ("/api/v1/care/refusals", "get"),
+        ] {
+            assert!(doc["paths"][path][method].is_object(), "{method} {path}");
+        }
+        app
+    })
+    .await;
+}

@@ -1,0 +1,477 @@
+//! Care (关爱): household devices with their own credentials, the readings they send
+//! (stored once each), and everything refused, counted per device and reason.
+//!
+//! A device's credential is 32 random bytes in hex, shown once at registration; only its
+//! SHA-256 is kept, as for API keys. Every payload a device sends ends as a stored reading,
+//! a duplicate of one (the same seq again), or a refusal counted with its reason: nothing is
+//! dropped without a trace.
+
+use std::collections::BTreeMap;
+
+use linli_core::care::{self, DeviceKind, Reading};
+use linli_core::i18n::Lang;
+use linli_core::region::KeyRange;
+use linli_core::{Level, Problem, RegionCode};
+use rand::RngCore;
+use serde::Serialize;
+use serde_json::json;
+use sha2::{Digest, Sha256};
+
+use crate::audit::{write_entry, Actor, Entry};
+use crate::registry::{Listing, Page};
+use crate::{is_unique_violation, now_ms, on_read, on_write, Result, Store, StoreError};
+
+/// The bytes of a refused payload kept as its sample.
+const SAMPLE_BYTES: usize = 512;
+/// Readings per INSERT statement (6 parameters each, under SQLite's limit).
+const READINGS_PER_STATEMENT: usize = 1_000;
+
+/// A registered device.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Device {
+    /// The row's key, which readings refer to.
+    #[serde(skip)]
+    pub key: i64,
+    pub device_id: String,
+    pub kind: String,
+    pub household_id: i64,
+    /// The household's community.
+    pub community: String,
+    pub created_at: i64,
+    pub created_by: String,
+    /// The latest reading's own time (ms), if any came.
+    pub last_seen_at: Option<i64>,
+    pub battery: Option<f64>,
+    pub readings: i64,
+    pub duplicates: i64,
+    pub refused: i64,
+}
+
+/// A device that proved who it is: what ingestion needs of it.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct DeviceAuth {
+    pub key: i64,
+    pub kind: DeviceKind,
+    pub community: RegionCode,
+    /// The household's place, for range queries.
+    pub region_key: i64,
+}
+
+/// What became of a batch of payloads from one device.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Ingested {
+    pub stored: u64,
+    /// Readings whose (device, seq) was stored before: sent again, kept once.
+    pub duplicates: u64,
+    /// Each refused payload's place in the batch and why.
+    pub refused: Vec<(usize, Problem)>,
+}
+
+/// Refusals of one claimed device id for one reason.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RefusalCount {
+    pub device_id: String,
+    pub reason: String,
+    /// The device's community, when the id is registered.
+    pub community: Option<String>,
+    pub count: i64,
+    pub first_at: i64,
+    pub last_at: i64,
+    /// The latest refusal's message, in Chinese and English.
+    pub last_message: serde_json::Value,
+    pub last_payload: String,
+}
+
+/// A community's code from its key (empty if the key is not one: it always is).
+fn community_name(key: i64) -> String {
+    RegionCode::from_key(key, Level::Community)
+        .map(|c| c.to_string())
+        .unwrap_or_default()
+}
+
+fn secret_hash(plain: &str) -> String {
+    hex::encode(Sha256::digest(plain.trim().as_bytes()))
+}
+
+/// The sample kept of a refused payload: its first bytes, as text.
+fn sample(payload: &[u8]) -> String {
+    let cut = payload.len().min(SAMPLE_BYTES);
+    String::from_utf8_lossy(&payload[..cut]).into_owned()
+}
+
+fn messages(p: &Problem) -> String {
+    json!({"zh": p.message(Lang::Zh), "en": p.message(Lang::En)}).to_string()
+}
+
+type DeviceRow = (
+    i64,
+    String,
+    String,
+    i64,
+    i64,
+    i64,
+    String,
+    Option<i64>,
+    Option<f64>,
+    i64,
+    i64,
+    i64,
+);
+
+const DEVICE_COLUMNS: &str =
+    "id, device_id, kind, household_id, community_key, created_at, created_by, \
+     last_seen_at, battery, readings, duplicates, refused";
+
+fn device(row: DeviceRow) -> Device {
+    let (key, device_id, kind, household_id, community_key, created_at, created_by, last_seen_at) =
+        (row.0, row.1, row.2, row.3, row.4, row.5, row.6, row.7);
+    Device {
+        key,
+        device_id,
+        kind,
+        household_id,
+        community: community_name(community_key),
+        created_at,
+        created_by,
+        last_seen_at,
+        battery: row.8,
+        readings: row.9,
+        duplicates: row.10,
+        refused: row.11,
+    }
+}
+
+impl Store {
+    /// Registers a device of `kind` in household `household_id`; returns it with its
+    /// credential, which is not stored and cannot be shown again. Audited.
+    pub async fn register_device(
+        &self,
+        actor: &Actor,
+        device_id: &str,
+        kind: DeviceKind,
+        household_id: i64,
+    ) -> Result<(Device, String)> {
+        let device_id = device_id.trim();
+        care::check_device_id(device_id).map_err(StoreError::Invalid)?;
+        let mut bytes = [0u8; 32];
+        rand::thread_rng().fill_bytes(&mut bytes);
+        let plain = hex::encode(bytes);
+        let hash = secret_hash(&plain);
+        let now = now_ms();
+        let row = on_write!(self, p => {
+            let mut tx = p.begin().await?;
+            let place: Option<(i64, i64)> = sqlx::query_as(
+                "SELECT community_key, region_key FROM households WHERE id = $1",
+            )
+            .bind(household_id)
+            .fetch_optional(&mut *tx)
+            .await?;
+            let Some((community_key, region_key)) = place else {
+                return Err(StoreError::Invalid(
+                    Problem::new("care_household_not_found", "care.household_not_found")
+                        .arg("value", household_id)
+                        .field("household_id"),
+                ));
+            };
+            let row: DeviceRow = sqlx::query_as(&format!(
+                "INSERT INTO care_devices (device_id, kind, household_id, community_key, region_key, \
+                 secret_hash, created_at, created_by) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
+                 RETURNING {DEVICE_COLUMNS}"
+            ))
+            .bind(device_id)
+            .bind(kind.code())
+            .bind(household_id)
+            .bind(community_key)
+            .bind(region_key)
+            .bind(&hash)
+            .bind(now)
+            .bind(&actor.username)
+            .fetch_one(&mut *tx)
+            .await
+            .map_err(|e| {
+                if is_unique_violation(&e) {
+                    StoreError::Conflict(
+                        Problem::new("care_device_taken", "care.device_taken")
+                            .arg("value", device_id)
+                            .field("device_id"),
+                    )
+                } else {
+                    StoreError::from(e)
+                }
+            })?;
+            // The audit entry names the device, never its credential or the hash.
+            let entry = Entry {
+                target: Some(format!("care_device:{device_id}")),
+                after: Some(json!({"device_id": device_id, "kind": kind.code(), "household_id": household_id})),
+                ..Entry::new("care.device.register")
+            };
+            write_entry!(&mut *tx, actor, &entry)?;
+            tx.commit().await?;
+            row
+        });
+        Ok((device(row), plain))
+    }
+
+    /// The device `device_id` if `credential` is its own; otherwise why not (unknown device,
+    /// wrong credential), which is counted as a refusal of that id.
+    pub async fn authenticate_device(
+        &self,
+        device_id: &str,
+        credential: &str,
+        payload: &[u8],
+    ) -> Result<std::result::Result<DeviceAuth, Problem>> {
+        let found: Option<(i64, String, i64, i64, String)> = on_read!(self, p => {
+            sqlx::query_as(
+                "SELECT id, kind, community_key, region_key, secret_hash FROM care_devices WHERE device_id = $1",
+            )
+            .bind(device_id)
+            .fetch_optional(p)
+            .await?
+        });
+        let refusal = match &found {
+            None => {
+                Problem::new("care_unknown_device", "care.unknown_device").arg("value", device_id)
+            }
+            Some((key, kind, community_key, region_key, hash))
+                if *hash == secret_hash(credential) =>
+            {
+                let kind = DeviceKind::parse(kind).map_err(|_| {
+                    StoreError::Corrupt(format!("care device {device_id}: kind {kind}"))
+                })?;
+                let community =
+                    RegionCode::from_key(*community_key, Level::Community).ok_or_else(|| {
+                        StoreError::Corrupt(format!(
+                            "care device {device_id}: community key {community_key}"
+                        ))
+                    })?;
+                return Ok(Ok(DeviceAuth {
+                    key: *key,
+                    kind,
+                    community,
+                    region_key: *region_key,
+                }));
+            }
+            Some(_) => Problem::new("care_wrong_credential", "care.wrong_credential")
+                .arg("value", device_id),
+        };
+        let place = found.map(|f| (f.2, f.3));
+        self.count_refusals(device_id, place, &[(&refusal, payload)])
+            .await?;
+        Ok(Err(refusal))
+    }
+
+    /// Reads and stores `payloads` from an authenticated device in one transaction: each a
+    /// stored reading, a duplicate, or a refusal counted with its reason.
+    pub async fn ingest_readings(
+        &self,
+        device_id: &str,
+        device: DeviceAuth,
+        payloads: &[&[u8]],
+    ) -> Result<Ingested> {
+        let now = now_ms();
+        let mut accepted: Vec<Reading> = Vec::with_capacity(payloads.len());
+        let mut refused = Vec::new();
+        for (i, payload) in payloads.iter().enumerate() {
+            match care::parse_reading(device.kind, payload, now) {
+                Ok(r) => accepted.push(r),
+                Err(p) => refused.push((i, p)),
+            }
+        }
+        // The latest time and battery level among the accepted, for the device's row.
+        let last_seen = accepted.iter().map(|r| r.ts_ms).max();
+        let battery = accepted
+            .iter()
+            .filter(|r| r.kind == care::ReadingKind::Battery)
+            .max_by_key(|r| r.ts_ms)
+            .and_then(|r| r.value);
+        let stored = on_write!(self, p => {
+            let mut tx = p.begin().await?;
+            let mut stored = 0u64;
+            for chunk in accepted.chunks(READINGS_PER_STATEMENT) {
+                let mut qb = sqlx::QueryBuilder::<DB>::new(
+                    "INSERT INTO care_readings (device_key, seq, ts, kind, value, received_at) ",
+                );
+                qb.push_values(chunk, |mut b, r| {
+                    b.push_bind(device.key)
+                        .push_bind(r.seq)
+                        .push_bind(r.ts_ms)
+                        .push_bind(r.kind.code())
+                        .push_bind(r.value)
+                        .push_bind(now);
+                });
+                qb.push(" ON CONFLICT (device_key, seq) DO NOTHING");
+                stored += qb.build().persistent(false).execute(&mut *tx).await?.rows_affected();
+            }
+            let duplicates = accepted.len() as u64 - stored;
+            sqlx::query(
+                "UPDATE care_devices SET readings = readings + $1, duplicates = duplicates + $2, \
+                 refused = refused + $3, \
+                 last_seen_at = CASE WHEN last_seen_at IS NULL OR last_seen_at < $4 THEN $4 ELSE last_seen_at END, \
+                 battery = COALESCE($5, battery) WHERE id = $6",
+            )
+            .bind(stored as i64)
+            .bind(duplicates as i64)
+            .bind(refused.len() as i64)
+            .bind(last_seen)
+            .bind(battery)
+            .bind(device.key)
+            .execute(&mut *tx)
+            .await?;
+            tx.commit().await?;
+            stored
+        });
+        let samples: Vec<(&Problem, &[u8])> =
+            refused.iter().map(|(i, p)| (p, payloads[*i])).collect();
+        self.count_refusals(
+            device_id,
+            Some((device.community.key(), device.region_key)),
+            &samples,
+        )
+        .await?;
+        Ok(Ingested {
+            stored,
+            duplicates: accepted.len() as u64 - stored,
+            refused,
+        })
+    }
+
+    /// Counts refusals of `device_id` (registered in the community and place `place`, or
+    /// not at all), one row per reason, the latest of each kept as the sample.
+    pub async fn count_refusals(
+        &self,
+        device_id: &str,
+        place: Option<(i64, i64)>,
+        refusals: &[(&Problem, &[u8])],
+    ) -> Result<()> {
+        if refusals.is_empty() {
+            return Ok(());
+        }
+        let mut by_reason: BTreeMap<&str, (i64, &Problem, &[u8])> = BTreeMap::new();
+        for (p, payload) in refusals {
+            let entry = by_reason.entry(p.code).or_insert((0, p, payload));
+            entry.0 += 1;
+            (entry.1, entry.2) = (p, payload);
+        }
+        let now = now_ms();
+        let id: String = device_id.chars().take(care::MAX_DEVICE_ID * 2).collect();
+        on_write!(self, p => {
+            let mut tx = p.begin().await?;
+            for (reason, (n, problem, payload)) in &by_reason {
+                sqlx::query(
+                    "INSERT INTO care_refusals (device_id, reason, community_key, region_key, n, first_at, last_at, last_message, last_payload) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $6, $7, $8) \
+                     ON CONFLICT (device_id, reason) DO UPDATE SET n = care_refusals.n + excluded.n, \
+                     last_at = excluded.last_at, last_message = excluded.last_message, \
+                     last_payload = excluded.last_payload, \
+                     community_key = COALESCE(excluded.community_key, care_refusals.community_key), \
+                     region_key = COALESCE(excluded.region_key, care_refusals.region_key)",
+                )
+                .bind(&id)
+                .bind(*reason)
+                .bind(place.map(|p| p.0))
+                .bind(place.map(|p| p.1))
+                .bind(n)
+                .bind(now)
+                .bind(messages(problem))
+                .bind(sample(payload))
+                .execute(&mut *tx)
+                .await?;
+            }
+            tx.commit().await?;
+        });
+        Ok(())
+    }
+
+    /// A page of the devices registered in `range` (a region's keys), in place order (the
+    /// index's), with the total.
+    pub async fn care_devices(&self, range: KeyRange, page: Page) -> Result<Listing<Device>> {
+        let (rows, total): (Vec<DeviceRow>, i64) = on_read!(self, p => {
+            let rows = sqlx::query_as(&format!(
+                "SELECT {DEVICE_COLUMNS} FROM care_devices WHERE region_key >= $1 AND region_key < $2 \
+                 ORDER BY region_key, id LIMIT $3 OFFSET $4"
+            ))
+            .bind(range.start)
+            .bind(range.end)
+            .bind(page.limit)
+            .bind(page.offset)
+            .fetch_all(p)
+            .await?;
+            let total = sqlx::query_scalar(
+                "SELECT COUNT(*) FROM care_devices WHERE region_key >= $1 AND region_key < $2",
+            )
+            .bind(range.start)
+            .bind(range.end)
+            .fetch_one(p)
+            .await?;
+            (rows, total)
+        });
+        Ok(Listing {
+            items: rows.into_iter().map(device).collect(),
+            total,
+        })
+    }
+
+    /// A page of the refusals counted for devices in `range` (a region's keys), or for ids
+    /// that are not registered (`None`: what unknown senders tried), most recent first, with
+    /// the total.
+    pub async fn care_refusals(
+        &self,
+        range: Option<KeyRange>,
+        page: Page,
+    ) -> Result<Listing<RefusalCount>> {
+        type Row = (String, String, Option<i64>, i64, i64, i64, String, String);
+        const COLUMNS: &str =
+            "device_id, reason, community_key, n, first_at, last_at, last_message, last_payload";
+        // Unregistered ids have no place: the bounds are still bound, only compared with each
+        // other, so that both queries take the same parameters.
+        let (place, range) = match range {
+            Some(r) => ("region_key >= $1 AND region_key < $2", r),
+            None => (
+                "region_key IS NULL AND $1 <= $2",
+                KeyRange { start: 0, end: 0 },
+            ),
+        };
+        let (rows, total): (Vec<Row>, i64) = on_read!(self, p => {
+            let rows = sqlx::query_as(&format!(
+                "SELECT {COLUMNS} FROM care_refusals WHERE {place} ORDER BY last_at DESC LIMIT $3 OFFSET $4"
+            ))
+            .bind(range.start)
+            .bind(range.end)
+            .bind(page.limit)
+            .bind(page.offset)
+            .fetch_all(p)
+            .await?;
+            let total = sqlx::query_scalar(&format!("SELECT COUNT(*) FROM care_refusals WHERE {place}"))
+                .bind(range.start)
+                .bind(range.end)
+                .fetch_one(p)
+                .await?;
+            (rows, total)
+        });
+        let items = rows
+            .into_iter()
+            .map(
+                |(
+                    device_id,
+                    reason,
+                    community_key,
+                    count,
+                    first_at,
+                    last_at,
+                    message,
+                    last_payload,
+                )| RefusalCount {
+                    device_id,
+                    reason,
+                    community: community_key.map(community_name),
+                    count,
+                    first_at,
+                    last_at,
+                    last_message: serde_json::from_str(&message).unwrap_or(serde_json::Value::Null),
+                    last_payload,
+                },
+            )
+            .collect();
+        Ok(Listing { items, total })
+    }
+}

@@ -1,0 +1,197 @@
+//! Care devices and readings against both databases: a device registered with its own
+//! credential, readings stored once each, and everything refused counted with its reason.
+
+use linli_core::care::DeviceKind;
+use linli_core::RegionCode;
+use linli_pii::Keyring;
+use linli_store::care::DeviceAuth;
+use linli_store::divisions::Quiet;
+use linli_store::registry::Page;
+use linli_store::testing::TestDb;
+use linli_store::{Actor, Store, StoreError};
+
+fn code(s: &str) -> RegionCode {
+    RegionCode::parse(s).expect("code")
+}
+
+fn actor() -> Actor {
+    Actor {
+        user_id: None,
+        username: "shegong".into(),
+        ip: None,
+    }
+}
+
+/// A household of the demo district and its community.
+async fn a_household(s: &Store) -> (i64, RegionCode) {
+    let listing = s
+        .households(
+            code("330102").range(),
+            None,
+            None,
+            None,
+            Page {
+                offset: 0,
+                limit: 1,
+            },
+        )
+        .await
+        .expect("households");
+    let h = listing.items.first().expect("a household");
+    (h.id, h.community)
+}
+
+fn reading(kind: &str, value: &str, seq: i64) -> Vec<u8> {
+    let ts = chrono::Utc::now().to_rfc3339();
+    format!(r#"{{"ts":"{ts}","kind":"{kind}","value":{value},"seq":{seq}}}"#).into_bytes()
+}
+
+#[tokio::test]
+async fn readings_are_stored_once_and_refusals_counted_with_their_reasons() {
+    for db in TestDb::both().await {
+        let mut s = db.open().await;
+        s.use_keys(Keyring::generate()).await.expect("keys");
+        eprintln!("backend: {:?}", s.backend());
+        s.build_demo("demo-pass-1", 0.001, None, &Quiet)
+            .await
+            .expect("demo");
+        let (household, community) = a_household(&s).await;
+
+        // Registration: the credential is shown once, and the device is listed with its
+        // community; the same id again, a bad id or an unknown household change nothing.
+        let (door, credential) = s
+            .register_device(&actor(), "door-0001", DeviceKind::Door, household)
+            .await
+            .expect("register");
+        assert_eq!(credential.len(), 64, "32 random bytes in hex");
+        assert_eq!(door.community, community.to_string());
+        assert_eq!(door.kind, "door");
+        for (id, h, expected) in [
+            ("door-0001", household, "care_device_taken"),
+            ("door/0002", household, "care_bad_device_id"),
+            ("door-0003", 999_999_999, "care_household_not_found"),
+        ] {
+            let refused = s
+                .register_device(&actor(), id, DeviceKind::Door, h)
+                .await
+                .expect_err(id);
+            let code = match refused {
+                StoreError::Invalid(p) | StoreError::Conflict(p) => p.code,
+                other => panic!("{id}: {other}"),
+            };
+            assert_eq!(code, expected, "{id}");
+        }
+        let listed = s
+            .care_devices(community.range(), Page::new(None, None))
+            .await
+            .expect("devices");
+        assert_eq!(listed.total, 1);
+        assert_eq!(listed.items[0].device_id, "door-0001");
+
+        // Authentication: the right credential, a wrong one, an unknown device.
+        let auth: DeviceAuth = s
+            .authenticate_device("door-0001", &credential, b"")
+            .await
+            .expect("auth")
+            .expect("the right credential");
+        assert_eq!(auth.kind, DeviceKind::Door);
+        assert_eq!(auth.community, community);
+        let wrong = s
+            .authenticate_device("door-0001", "not-the-credential", b"{}")
+            .await
+            .expect("auth")
+            .expect_err("a wrong credential");
+        assert_eq!(wrong.code, "care_wrong_credential");
+        let unknown = s
+            .authenticate_device("nobody-1", &credential, b"{\"kind\":\"door\"}")
+            .await
+            .expect("auth")
+            .expect_err("an unknown device");
+        assert_eq!(unknown.code, "care_unknown_device");
+
+        // A batch: two readings, one sent twice, and three refused for three reasons.
+        let batch = [
+            reading("door", "\"open\"", 1),
+            reading("door", "\"closed\"", 2),
+            reading("door", "\"closed\"", 2),
+            reading("battery", "64", 3),
+            reading("smoke", "true", 4),
+            b"{not json".to_vec(),
+            reading("door", "\"ajar\"", 5),
+        ];
+        let payloads: Vec<&[u8]> = batch.iter().map(Vec::as_slice).collect();
+        let done = s
+            .ingest_readings("door-0001", auth, &payloads)
+            .await
+            .expect("ingest");
+        assert_eq!(done.stored, 3, "open, closed, battery");
+        assert_eq!(done.duplicates, 1);
+        let refused: Vec<(usize, &str)> = done.refused.iter().map(|(i, p)| (*i, p.code)).collect();
+        assert_eq!(
+            refused,
+            vec![
+                (4, "care_kind_not_sent"),
+                (5, "care_malformed"),
+                (6, "care_bad_value")
+            ]
+        );
+        // The same batch again: all duplicates, the refusals counted twice.
+        let again = s
+            .ingest_readings("door-0001", auth, &payloads)
+            .await
+            .expect("ingest");
+        assert_eq!((again.stored, again.duplicates), (0, 4));
+
+        let listed = s
+            .care_devices(community.range(), Page::new(None, None))
+            .await
+            .expect("devices");
+        let d = &listed.items[0];
+        assert_eq!((d.readings, d.duplicates, d.refused), (3, 5, 6));
+        assert_eq!(d.battery, Some(64.0));
+        assert!(d.last_seen_at.is_some());
+
+        // The operator sees every refusal by device and reason, with the latest sample.
+        let counted = s
+            .care_refusals(Some(community.range()), Page::new(None, None))
+            .await
+            .expect("refusals")
+            .items;
+        let mut by_reason: Vec<(String, i64)> = counted
+            .iter()
+            .map(|r| (r.reason.clone(), r.count))
+            .collect();
+        by_reason.sort();
+        assert_eq!(
+            by_reason,
+            vec![
+                ("care_bad_value".to_string(), 2),
+                ("care_kind_not_sent".to_string(), 2),
+                ("care_malformed".to_string(), 2),
+                ("care_wrong_credential".to_string(), 1),
+            ]
+        );
+        let malformed = counted
+            .iter()
+            .find(|r| r.reason == "care_malformed")
+            .expect("malformed");
+        assert_eq!(malformed.last_payload, "{not json");
+        assert!(malformed.last_message["zh"]
+            .as_str()
+            .is_some_and(|m| m.contains("JSON")));
+        assert_eq!(
+            malformed.community.as_deref(),
+            Some(community.to_string().as_str())
+        );
+        // An id nobody registered is counted apart, in no region.
+        let strangers = s
+            .care_refusals(None, Page::new(None, None))
+            .await
+            .expect("refusals")
+            .items;
+        assert_eq!(strangers.len(), 1);
+        assert_eq!(strangers[0].device_id, "nobody-1");
+        assert_eq!(strangers[0].reason, "care_unknown_device");
+        assert_eq!(strangers[0].community, None);
+    }
+}
