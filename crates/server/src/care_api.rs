@@ -16,9 +16,11 @@ use axum::{Json, Router};
 use base64::Engine;
 use linli_core::care::DeviceKind;
 use linli_core::i18n::Lang;
+use linli_core::region::KeyRange;
 use linli_core::{Permission, Problem, Role};
 use linli_store::care::{Device, RefusalCount};
 use linli_store::registry::Page;
+use linli_store::User;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use utoipa::{IntoParams, OpenApi, ToSchema};
@@ -166,6 +168,22 @@ pub struct ListQuery {
     pub limit: Option<i64>,
 }
 
+/// The key range of the `region` a list asks for, checked against the caller's area, or
+/// `None` when it asks for none; only for those who read the registry.
+fn asked_range(user: &User, region: Option<&str>) -> AppResult<Option<KeyRange>> {
+    if !user.role.allows(Permission::ViewRegistry) {
+        return Err(AppError::Forbidden);
+    }
+    match region.map(str::trim).filter(|r| !r.is_empty()) {
+        Some(code) => {
+            let code = parse_code(code, "region")?;
+            require_view(user, code)?;
+            Ok(Some(code.range()))
+        }
+        None => Ok(None),
+    }
+}
+
 #[derive(Debug, Serialize, ToSchema)]
 pub struct DevicePage {
     pub items: Vec<DeviceDto>,
@@ -180,17 +198,7 @@ async fn list_devices(
     ApiUser(s): ApiUser,
     Query(q): Query<ListQuery>,
 ) -> AppResult<Json<DevicePage>> {
-    if !s.user.role.allows(Permission::ViewRegistry) {
-        return Err(AppError::Forbidden);
-    }
-    let range = match q.region.as_deref().map(str::trim).filter(|r| !r.is_empty()) {
-        Some(code) => {
-            let code = parse_code(code, "region")?;
-            require_view(&s.user, code)?;
-            code.range()
-        }
-        None => s.user.scope.range(),
-    };
+    let range = asked_range(&s.user, q.region.as_deref())?.unwrap_or(s.user.scope.range());
     let page = state
         .store
         .care_devices(range, Page::new(q.offset, q.limit))
@@ -248,15 +256,8 @@ async fn refusals(
     ApiUser(s): ApiUser,
     Query(q): Query<ListQuery>,
 ) -> AppResult<Json<RefusalPage>> {
-    if !s.user.role.allows(Permission::ViewRegistry) {
-        return Err(AppError::Forbidden);
-    }
-    let range = match q.region.as_deref().map(str::trim).filter(|r| !r.is_empty()) {
-        Some(code) => {
-            let code = parse_code(code, "region")?;
-            require_view(&s.user, code)?;
-            Some(code.range())
-        }
+    let range = match asked_range(&s.user, q.region.as_deref())? {
+        Some(range) => Some(range),
         // What unregistered ids sent belongs to no area: administrators see it.
         None if s.user.role == Role::Admin => None,
         None => Some(s.user.scope.range()),
