@@ -141,6 +141,50 @@ fn device(row: DeviceRow) -> Device {
     }
 }
 
+/// Refusals grouped by reason: how many, and the latest with its payload.
+type ByReason<'a> = BTreeMap<&'static str, (i64, &'a Problem, &'a [u8])>;
+
+fn by_reason<'a>(refusals: impl IntoIterator<Item = (&'a Problem, &'a [u8])>) -> ByReason<'a> {
+    let mut grouped = ByReason::new();
+    for (p, payload) in refusals {
+        let entry = grouped.entry(p.code).or_insert((0, p, payload));
+        entry.0 += 1;
+        (entry.1, entry.2) = (p, payload);
+    }
+    grouped
+}
+
+/// Adds refusals of `$device_id` (registered in the community and place `$place`, or not at
+/// all) to their counts on `$tx`, one row per reason with the latest kept as the sample.
+macro_rules! count_refusals_on {
+    ($tx:expr, $device_id:expr, $place:expr, $by_reason:expr) => {{
+        let place: Option<(i64, i64)> = $place;
+        let now = now_ms();
+        let id: String = $device_id.chars().take(care::MAX_DEVICE_ID * 2).collect();
+        for (reason, (n, problem, payload)) in $by_reason {
+            sqlx::query(
+                "INSERT INTO care_refusals (device_id, reason, community_key, region_key, n, first_at, last_at, last_message, last_payload) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $6, $7, $8) \
+                 ON CONFLICT (device_id, reason) DO UPDATE SET n = care_refusals.n + excluded.n, \
+                 last_at = excluded.last_at, last_message = excluded.last_message, \
+                 last_payload = excluded.last_payload, \
+                 community_key = COALESCE(excluded.community_key, care_refusals.community_key), \
+                 region_key = COALESCE(excluded.region_key, care_refusals.region_key)",
+            )
+            .bind(&id)
+            .bind(*reason)
+            .bind(place.map(|p| p.0))
+            .bind(place.map(|p| p.1))
+            .bind(*n)
+            .bind(now)
+            .bind(messages(problem))
+            .bind(sample(payload))
+            .execute(&mut *$tx)
+            .await?;
+        }
+    }};
+}
+
 impl Store {
     /// Registers a device of `kind` in household `household_id`; returns it with its
     /// credential, which is not stored and cannot be shown again. Audited.
@@ -283,7 +327,8 @@ impl Store {
             .iter()
             .filter(|r| r.kind == care::ReadingKind::Battery)
             .max_by_key(|r| r.ts_ms)
-            .and_then(|r| r.value);
+            .and_then(|r| Some((r.value?, r.ts_ms)));
+        let grouped = by_reason(refused.iter().map(|(i, p)| (p, payloads[*i])));
         let stored = on_write!(self, p => {
             let mut tx = p.begin().await?;
             let mut stored = 0u64;
@@ -307,27 +352,25 @@ impl Store {
                 "UPDATE care_devices SET readings = readings + $1, duplicates = duplicates + $2, \
                  refused = refused + $3, \
                  last_seen_at = CASE WHEN last_seen_at IS NULL OR last_seen_at < $4 THEN $4 ELSE last_seen_at END, \
-                 battery = COALESCE($5, battery) WHERE id = $6",
+                 battery = CASE WHEN $5 IS NOT NULL AND (last_seen_at IS NULL OR $7 >= last_seen_at) THEN $5 ELSE battery END \
+                 WHERE id = $6",
             )
             .bind(stored as i64)
             .bind(duplicates as i64)
             .bind(refused.len() as i64)
             .bind(last_seen)
-            .bind(battery)
+            // A battery level older than what the device sent before (a late delivery) does
+            // not replace the newer one; SET reads the row as it was.
+            .bind(battery.map(|b| b.0))
             .bind(device.key)
+            .bind(battery.map(|b| b.1))
             .execute(&mut *tx)
             .await?;
+            // The refusals go in the same transaction as the counters that include them.
+            count_refusals_on!(tx, device_id, Some((device.community.key(), device.region_key)), &grouped);
             tx.commit().await?;
             stored
         });
-        let samples: Vec<(&Problem, &[u8])> =
-            refused.iter().map(|(i, p)| (p, payloads[*i])).collect();
-        self.count_refusals(
-            device_id,
-            Some((device.community.key(), device.region_key)),
-            &samples,
-        )
-        .await?;
         Ok(Ingested {
             stored,
             duplicates: accepted.len() as u64 - stored,
@@ -346,37 +389,10 @@ impl Store {
         if refusals.is_empty() {
             return Ok(());
         }
-        let mut by_reason: BTreeMap<&str, (i64, &Problem, &[u8])> = BTreeMap::new();
-        for (p, payload) in refusals {
-            let entry = by_reason.entry(p.code).or_insert((0, p, payload));
-            entry.0 += 1;
-            (entry.1, entry.2) = (p, payload);
-        }
-        let now = now_ms();
-        let id: String = device_id.chars().take(care::MAX_DEVICE_ID * 2).collect();
+        let grouped = by_reason(refusals.iter().copied());
         on_write!(self, p => {
             let mut tx = p.begin().await?;
-            for (reason, (n, problem, payload)) in &by_reason {
-                sqlx::query(
-                    "INSERT INTO care_refusals (device_id, reason, community_key, region_key, n, first_at, last_at, last_message, last_payload) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $6, $7, $8) \
-                     ON CONFLICT (device_id, reason) DO UPDATE SET n = care_refusals.n + excluded.n, \
-                     last_at = excluded.last_at, last_message = excluded.last_message, \
-                     last_payload = excluded.last_payload, \
-                     community_key = COALESCE(excluded.community_key, care_refusals.community_key), \
-                     region_key = COALESCE(excluded.region_key, care_refusals.region_key)",
-                )
-                .bind(&id)
-                .bind(*reason)
-                .bind(place.map(|p| p.0))
-                .bind(place.map(|p| p.1))
-                .bind(n)
-                .bind(now)
-                .bind(messages(problem))
-                .bind(sample(payload))
-                .execute(&mut *tx)
-                .await?;
-            }
+            count_refusals_on!(tx, device_id, place, &grouped);
             tx.commit().await?;
         });
         Ok(())

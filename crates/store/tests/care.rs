@@ -151,6 +151,22 @@ async fn readings_are_stored_once_and_refusals_counted_with_their_reasons() {
         assert_eq!(d.battery, Some(64.0));
         assert!(d.last_seen_at.is_some());
 
+        // A battery level delivered late (its time before the latest seen) is stored as a
+        // reading but does not replace the newer level.
+        let hour_ago = (chrono::Utc::now() - chrono::Duration::hours(1)).to_rfc3339();
+        let late = format!(r#"{{"ts":"{hour_ago}","kind":"battery","value":90,"seq":50}}"#);
+        let done = s
+            .ingest_readings("door-0001", auth, &[late.as_bytes()])
+            .await
+            .expect("ingest");
+        assert_eq!(done.stored, 1);
+        let d = &s
+            .care_devices(community.range(), Page::new(None, None))
+            .await
+            .expect("devices")
+            .items[0];
+        assert_eq!((d.readings, d.battery), (4, Some(64.0)));
+
         // The operator sees every refusal by device and reason, with the latest sample.
         let counted = s
             .care_refusals(Some(community.range()), Page::new(None, None))
