@@ -9,15 +9,9 @@
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import path from 'node:path';
-import { chromium } from 'playwright-core';
+import { BASE, HERE, PASSWORD, launch, newPage, shot, signIn } from './browser.mjs';
 
-const BASE = (process.env.LINLI_URL || '').replace(/\/+$/, '');
-const PASSWORD = process.env.LINLI_PASSWORD || 'e2e-pass-123';
-const HERE = path.dirname(fileURLToPath(import.meta.url));
-const ARTIFACTS = path.join(HERE, 'artifacts');
 const PHOTO = path.join(HERE, '../../crates/photo/tests/fixtures/orient1_progressive.jpg');
 const TEST_TIMEOUT = 120_000;
 
@@ -26,7 +20,6 @@ const COMMUNITY = '330102001051'; // shegong's community
 const SPOT = [120.1640, 30.2420]; // by 清波门, inside 上城区
 const RUN = String(Date.now() % 100000).padStart(5, '0');
 const DESCRIPTION = `楼下垃圾三天没人清运 e2e ${RUN}`;
-const PHONE = { width: 390, height: 844 };
 
 let browser;
 let buildingId; // the test's own building in wangge's grid
@@ -34,15 +27,7 @@ let eventId; // the event the tests carry from report to rating
 let reference;
 
 before(async () => {
-  assert.ok(BASE, 'LINLI_URL is not set; run the tests through tests/e2e/run.sh');
-  mkdirSync(ARTIFACTS, { recursive: true });
-  browser = await chromium.launch({
-    executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
-    args: [
-      '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-      '--disable-background-networking', '--disable-component-update', '--disable-sync',
-    ],
-  });
+  browser = await launch();
   const shegong = await token('shegong');
   const res = await api('POST', '/api/v1/buildings', shegong,
     { region: GRID, name: `事件测试楼${RUN}`, address: '清波街 e2e', lon: SPOT[0], lat: SPOT[1] });
@@ -75,43 +60,6 @@ async function token(username) {
   return (await res.json()).token;
 }
 
-/** A fresh browser context (own cookies): a phone for residents, a desktop otherwise. */
-async function newPage(t, phone = false) {
-  const context = await browser.newContext({
-    baseURL: BASE,
-    locale: 'zh-CN',
-    ...(phone
-      ? { viewport: PHONE, deviceScaleFactor: 3, isMobile: true, hasTouch: true }
-      : { viewport: { width: 1280, height: 900 } }),
-  });
-  context.setDefaultTimeout(20_000);
-  const page = await context.newPage();
-  page.jsErrors = [];
-  page.on('pageerror', (e) => page.jsErrors.push(String(e)));
-  // Closing an event asks first (data-confirm): say yes.
-  page.on('dialog', (d) => d.accept());
-  t.after(async () => {
-    await context.close();
-  });
-  return page;
-}
-
-async function shot(page, name) {
-  await page.screenshot({ path: path.join(ARTIFACTS, `${name}.png`), fullPage: true });
-}
-
-async function signIn(page, username) {
-  const res = await page.goto('/login');
-  assert.equal(res.status(), 200, `GET /login answered HTTP ${res.status()}`);
-  const form = page.locator('form#login-form');
-  await form.locator('input[name=username]').fill(username);
-  await form.locator('input[name=password]').fill(PASSWORD);
-  await Promise.all([
-    page.waitForURL((u) => !u.pathname.startsWith('/login'), { timeout: 20_000 }),
-    form.locator('button[type=submit]').click(),
-  ]);
-}
-
 /** Nothing on the page is wider than the phone's screen. */
 async function assertNoSideScroll(page, what) {
   const { scroll, inner } = await page.evaluate(() => ({
@@ -138,7 +86,7 @@ async function stateOf(page) {
 }
 
 test('jumin reports from a phone with a photo and gets a reference number', { timeout: TEST_TIMEOUT }, async (t) => {
-  const page = await newPage(t, true);
+  const page = await newPage(browser, t, { phone: true, confirm: true });
   await signIn(page, 'jumin');
   assert.match(new URL(page.url()).pathname, /^\/m\/events$/, `a resident lands on 我的上报, not ${page.url()}`);
   await assertNoSideScroll(page, '/m/events');
@@ -189,7 +137,7 @@ test('jumin reports from a phone with a photo and gets a reference number', { ti
 
 test('wangge accepts the report and reports back with a photo', { timeout: TEST_TIMEOUT }, async (t) => {
   assert.ok(eventId, 'the first test filed the event');
-  const page = await newPage(t);
+  const page = await newPage(browser, t, { confirm: true });
   await signIn(page, 'wangge');
   assert.equal(await page.locator('a#nav-events').count(), 1, 'the navigation links to 事件');
   await page.goto('/events');
@@ -217,7 +165,7 @@ test('wangge accepts the report and reports back with a photo', { timeout: TEST_
 
 test('shegong verifies and closes it', { timeout: TEST_TIMEOUT }, async (t) => {
   assert.ok(eventId, 'the first test filed the event');
-  const page = await newPage(t);
+  const page = await newPage(browser, t, { confirm: true });
   await signIn(page, 'shegong');
   await page.goto(`/events/${eventId}`);
   assert.equal(await page.locator('form#act-accept').count(), 0, 'the community does not accept a grid\'s event');
@@ -231,7 +179,7 @@ test('shegong verifies and closes it', { timeout: TEST_TIMEOUT }, async (t) => {
 
 test('jumin rates it five stars on the phone', { timeout: TEST_TIMEOUT }, async (t) => {
   assert.ok(eventId, 'the first test filed the event');
-  const page = await newPage(t, true);
+  const page = await newPage(browser, t, { phone: true, confirm: true });
   await signIn(page, 'jumin');
   await page.goto(`/m/events/${eventId}`);
   assert.equal(await stateOf(page), 'closed');
@@ -253,7 +201,7 @@ test('jumin rates it five stars on the phone', { timeout: TEST_TIMEOUT }, async 
 });
 
 test('the figures page draws its charts and refreshes itself when a report arrives', { timeout: TEST_TIMEOUT }, async (t) => {
-  const page = await newPage(t);
+  const page = await newPage(browser, t, { confirm: true });
   await signIn(page, 'shegong');
   const res = await page.goto(`/events/dashboard?region=${COMMUNITY}&refresh=2`);
   assert.equal(res.status(), 200, `the figures page answered HTTP ${res.status()}`);

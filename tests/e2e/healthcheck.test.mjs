@@ -9,67 +9,21 @@
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync, readFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
-import path from 'node:path';
-import { chromium } from 'playwright-core';
+import { readFileSync } from 'node:fs';
+import { launch, newPage, shot, signIn } from './browser.mjs';
 
-const BASE = (process.env.LINLI_URL || '').replace(/\/+$/, '');
-const PASSWORD = process.env.LINLI_PASSWORD || 'e2e-pass-123';
-const HERE = path.dirname(fileURLToPath(import.meta.url));
-const ARTIFACTS = path.join(HERE, 'artifacts');
 const TEST_TIMEOUT = 120_000;
 const DISTRICT = '330102';
 
 let browser;
 
 before(async () => {
-  assert.ok(BASE, 'LINLI_URL is not set; run the tests through tests/e2e/run.sh');
-  mkdirSync(ARTIFACTS, { recursive: true });
-  browser = await chromium.launch({
-    executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
-    args: [
-      '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-      '--disable-background-networking', '--disable-component-update', '--disable-sync',
-    ],
-  });
+  browser = await launch();
 });
 
 after(async () => {
   if (browser) await browser.close();
 });
-
-async function newPage(t) {
-  const context = await browser.newContext({
-    baseURL: BASE,
-    locale: 'zh-CN',
-    viewport: { width: 1280, height: 900 },
-    acceptDownloads: true,
-  });
-  context.setDefaultTimeout(20_000);
-  const page = await context.newPage();
-  page.jsErrors = [];
-  page.on('pageerror', (e) => page.jsErrors.push(String(e)));
-  t.after(async () => {
-    await context.close();
-  });
-  return page;
-}
-
-async function shot(page, name) {
-  await page.screenshot({ path: path.join(ARTIFACTS, `${name}.png`), fullPage: true });
-}
-
-async function signIn(page, username) {
-  await page.goto('/login');
-  const form = page.locator('form#login-form');
-  await form.locator('input[name=username]').fill(username);
-  await form.locator('input[name=password]').fill(PASSWORD);
-  await Promise.all([
-    page.waitForURL((u) => !u.pathname.startsWith('/login'), { timeout: 20_000 }),
-    form.locator('button[type=submit]').click(),
-  ]);
-}
 
 /** The API's answer, fetched inside the page with its session. */
 async function apiFromPage(page, url) {
@@ -80,7 +34,7 @@ async function apiFromPage(page, url) {
 }
 
 test('the district plan lists the shortfall communities and exports them to Excel', { timeout: TEST_TIMEOUT }, async (t) => {
-  const page = await newPage(t);
+  const page = await newPage(browser, t, { downloads: true });
   await signIn(page, 'admin');
   await page.goto(`/regions/${DISTRICT}`);
   await Promise.all([
@@ -117,7 +71,7 @@ test('the district plan lists the shortfall communities and exports them to Exce
 });
 
 test('a flagged community\'s portrait colours its buildings by walking distance and proposes sites', { timeout: TEST_TIMEOUT }, async (t) => {
-  const page = await newPage(t);
+  const page = await newPage(browser, t, { downloads: true });
   await signIn(page, 'admin');
   await page.goto(`/regions/${DISTRICT}/healthcheck`);
   const first = page.locator('#hc-shortfall tbody tr a').first();
@@ -175,7 +129,7 @@ test('a flagged community\'s portrait colours its buildings by walking distance 
 });
 
 test('a run started from the plan page is followed until its results show', { timeout: TEST_TIMEOUT }, async (t) => {
-  const page = await newPage(t);
+  const page = await newPage(browser, t, { downloads: true });
   await signIn(page, 'admin');
   await page.goto(`/regions/${DISTRICT}/healthcheck`);
   const before = Number(await page.locator('#hc-facts').getAttribute('data-run'));

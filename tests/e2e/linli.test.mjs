@@ -8,14 +8,8 @@
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
-import path from 'node:path';
-import { chromium } from 'playwright-core';
+import { PASSWORD, launch, newPage, shot } from './browser.mjs';
 
-const BASE = (process.env.LINLI_URL || '').replace(/\/+$/, '');
-const PASSWORD = process.env.LINLI_PASSWORD || 'e2e-pass-123';
-const ARTIFACTS = path.join(path.dirname(fileURLToPath(import.meta.url)), 'artifacts');
 const TEST_TIMEOUT = 90_000;
 
 const DISTRICT = '330102'; // 上城区
@@ -26,41 +20,12 @@ const OTHER_DISTRICT = '330105'; // 拱墅区, outside admin's district
 let browser;
 
 before(async () => {
-  assert.ok(BASE, 'LINLI_URL is not set; run the tests through tests/e2e/run.sh');
-  mkdirSync(ARTIFACTS, { recursive: true });
-  browser = await chromium.launch({
-    executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
-    args: [
-      '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-      '--disable-background-networking', '--disable-component-update', '--disable-sync',
-    ],
-  });
+  browser = await launch();
 });
 
 after(async () => {
   if (browser) await browser.close();
 });
-
-/** A fresh, isolated browser context (own cookies) and page; collects page errors. */
-async function newPage(t) {
-  const context = await browser.newContext({
-    baseURL: BASE,
-    viewport: { width: 1280, height: 900 },
-    locale: 'zh-CN',
-  });
-  context.setDefaultTimeout(20_000);
-  const page = await context.newPage();
-  page.jsErrors = [];
-  page.on('pageerror', (e) => page.jsErrors.push(String(e)));
-  t.after(async () => {
-    await context.close();
-  });
-  return page;
-}
-
-async function shot(page, name) {
-  await page.screenshot({ path: path.join(ARTIFACTS, `${name}.png`), fullPage: true });
-}
 
 /** Signs in through the login form and waits for the redirect to a region page. */
 async function signIn(page, username, password = PASSWORD) {
@@ -103,7 +68,7 @@ async function breadcrumbCodes(page) {
 
 test('admin signs in on 上城区 and drills down to a street and a community',
   { timeout: TEST_TIMEOUT }, async (t) => {
-    const page = await newPage(t);
+    const page = await newPage(browser, t);
     await signIn(page, 'admin');
 
     assert.equal(pathOf(page), `/regions/${DISTRICT}`, 'admin should land on 上城区 (its home region)');
@@ -159,7 +124,7 @@ test('admin signs in on 上城区 and drills down to a street and a community',
   });
 
 test('the map of 上城区 draws', { timeout: TEST_TIMEOUT }, async (t) => {
-  const page = await newPage(t);
+  const page = await newPage(browser, t);
   await signIn(page, 'admin');
 
   for (const asset of ['/static/vendor/echarts.min.js', '/static/vendor/htmx.min.js', '/static/map.js']) {
@@ -199,7 +164,7 @@ test('the map of 上城区 draws', { timeout: TEST_TIMEOUT }, async (t) => {
 });
 
 test('the language switch goes to English and back', { timeout: TEST_TIMEOUT }, async (t) => {
-  const page = await newPage(t);
+  const page = await newPage(browser, t);
   await signIn(page, 'admin');
   const here = pathOf(page);
   const html = page.locator('html');
@@ -238,7 +203,7 @@ test('the language switch goes to English and back', { timeout: TEST_TIMEOUT }, 
 });
 
 test('a grid worker gets 403 outside the grid', { timeout: TEST_TIMEOUT }, async (t) => {
-  const page = await newPage(t);
+  const page = await newPage(browser, t);
   await signIn(page, 'wangge');
   const res = await page.goto(`/regions/${OTHER_COMMUNITY}`);
   await shot(page, '4-no-access');
@@ -251,7 +216,7 @@ test('a grid worker gets 403 outside the grid', { timeout: TEST_TIMEOUT }, async
 });
 
 test('a wrong password shows an error and stays on /login', { timeout: TEST_TIMEOUT }, async (t) => {
-  const page = await newPage(t);
+  const page = await newPage(browser, t);
   await page.goto('/login');
   const form = page.locator('form#login-form');
   await form.locator('input[name=username]').fill('admin');
@@ -267,7 +232,7 @@ test('a wrong password shows an error and stays on /login', { timeout: TEST_TIME
 });
 
 test('search for 清波 finds 清波街道', { timeout: TEST_TIMEOUT }, async (t) => {
-  const page = await newPage(t);
+  const page = await newPage(browser, t);
   await signIn(page, 'admin');
   const q = page.locator('form#search-form input[name=q]');
   await q.fill('清波');

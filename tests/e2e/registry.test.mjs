@@ -8,15 +8,11 @@
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, writeFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, writeFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { fileURLToPath } from 'node:url';
 import path from 'node:path';
-import { chromium } from 'playwright-core';
+import { launch, newPage, shot, signIn } from './browser.mjs';
 
-const BASE = (process.env.LINLI_URL || '').replace(/\/+$/, '');
-const PASSWORD = process.env.LINLI_PASSWORD || 'e2e-pass-123';
-const ARTIFACTS = path.join(path.dirname(fileURLToPath(import.meta.url)), 'artifacts');
 const TEST_TIMEOUT = 120_000;
 
 const COMMUNITY = '330102001051'; // shegong's community
@@ -86,55 +82,14 @@ let tmp;
 let elderId; // the resident's record id, once imported
 
 before(async () => {
-  assert.ok(BASE, 'LINLI_URL is not set; run the tests through tests/e2e/run.sh');
-  mkdirSync(ARTIFACTS, { recursive: true });
   tmp = mkdtempSync(path.join(tmpdir(), 'linli-e2e-registry-'));
-  browser = await chromium.launch({
-    executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
-    args: [
-      '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-      '--disable-background-networking', '--disable-component-update', '--disable-sync',
-    ],
-  });
+  browser = await launch();
 });
 
 after(async () => {
   if (browser) await browser.close();
   if (tmp) rmSync(tmp, { recursive: true, force: true });
 });
-
-async function newPage(t) {
-  const context = await browser.newContext({
-    baseURL: BASE,
-    viewport: { width: 1280, height: 900 },
-    locale: 'zh-CN',
-    acceptDownloads: true,
-  });
-  context.setDefaultTimeout(20_000);
-  const page = await context.newPage();
-  page.jsErrors = [];
-  page.on('pageerror', (e) => page.jsErrors.push(String(e)));
-  t.after(async () => {
-    await context.close();
-  });
-  return page;
-}
-
-async function shot(page, name) {
-  await page.screenshot({ path: path.join(ARTIFACTS, `${name}.png`), fullPage: true });
-}
-
-async function signIn(page, username) {
-  const res = await page.goto('/login');
-  assert.equal(res.status(), 200, `GET /login answered HTTP ${res.status()}`);
-  const form = page.locator('form#login-form');
-  await form.locator('input[name=username]').fill(username);
-  await form.locator('input[name=password]').fill(PASSWORD);
-  await Promise.all([
-    page.waitForURL(/\/regions(\/\d+)?$/, { timeout: 20_000 }),
-    form.locator('button[type=submit]').click(),
-  ]);
-}
 
 /** Uploads `content` as a residents .csv on the import page and waits for the outcome. */
 async function importResidents(page, name, content) {
@@ -162,7 +117,7 @@ async function listedNames(page) {
 
 test('shegong imports residents: every bad row listed, nothing written, then the fixed file',
   { timeout: TEST_TIMEOUT }, async (t) => {
-    const page = await newPage(t);
+    const page = await newPage(browser, t, { downloads: true });
     await signIn(page, 'shegong');
 
     // The registry is in the navigation and the region page carries its cards.
@@ -249,7 +204,7 @@ test('shegong imports residents: every bad row listed, nothing written, then the
 test('revealing an ID number asks for a reason, and the audit log keeps it',
   { timeout: TEST_TIMEOUT }, async (t) => {
     assert.ok(elderId, 'the import test registered the resident');
-    const page = await newPage(t);
+    const page = await newPage(browser, t, { downloads: true });
     await signIn(page, 'shegong');
     const res = await page.goto(`/registry/residents/${elderId}`);
     assert.equal(res.status(), 200, `GET /registry/residents/${elderId} answered HTTP ${res.status()}`);
@@ -274,7 +229,7 @@ test('revealing an ID number asks for a reason, and the audit log keeps it',
     assert.deepEqual(page.jsErrors, [], 'no JavaScript errors');
 
     // The administrator reads the reveal in the audit log: who, what, why.
-    const admin = await newPage(t);
+    const admin = await newPage(browser, t, { downloads: true });
     await signIn(admin, 'admin');
     const audit = await admin.goto('/audit');
     assert.equal(audit.status(), 200);
@@ -290,7 +245,7 @@ test('revealing an ID number asks for a reason, and the audit log keeps it',
 test('the residents filter by 80+ and 独居 updates the table in place and the URL',
   { timeout: TEST_TIMEOUT }, async (t) => {
     assert.ok(elderId, 'the import test registered the residents');
-    const page = await newPage(t);
+    const page = await newPage(browser, t, { downloads: true });
     await signIn(page, 'shegong');
     const res = await page.goto(`/registry/residents?region=${COMMUNITY}`);
     assert.equal(res.status(), 200);
