@@ -111,7 +111,7 @@ pub struct MqttDto {
 #[utoipa::path(post, path = "/api/v1/care/devices", tag = "care", security(("bearer" = [])),
     request_body = DeviceBody,
     responses((status = 201, body = RegisteredDto), (status = 400, body = ErrorBody),
-        (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
+        (status = 403, body = ErrorBody), (status = 409, body = ErrorBody)))]
 async fn register(
     State(state): State<AppState>,
     ReqLang(lang): ReqLang,

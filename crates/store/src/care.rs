@@ -103,41 +103,41 @@ fn messages(p: &Problem) -> String {
     json!({"zh": p.message(Lang::Zh), "en": p.message(Lang::En)}).to_string()
 }
 
-type DeviceRow = (
-    i64,
-    String,
-    String,
-    i64,
-    i64,
-    i64,
-    String,
-    Option<i64>,
-    Option<f64>,
-    i64,
-    i64,
-    i64,
-);
+/// A `care_devices` row as [`DEVICE_COLUMNS`] selects it.
+#[derive(sqlx::FromRow)]
+struct DeviceRow {
+    id: i64,
+    device_id: String,
+    kind: String,
+    household_id: i64,
+    community_key: i64,
+    created_at: i64,
+    created_by: String,
+    last_seen_at: Option<i64>,
+    battery: Option<f64>,
+    readings: i64,
+    duplicates: i64,
+    refused: i64,
+}
 
 const DEVICE_COLUMNS: &str =
     "id, device_id, kind, household_id, community_key, created_at, created_by, \
      last_seen_at, battery, readings, duplicates, refused";
 
 fn device(row: DeviceRow) -> Device {
-    let (key, device_id, kind, household_id, community_key, created_at, created_by, last_seen_at) =
-        (row.0, row.1, row.2, row.3, row.4, row.5, row.6, row.7);
     Device {
-        key,
-        device_id,
-        kind,
-        household_id,
-        community: community_name(community_key),
-        created_at,
-        created_by,
-        last_seen_at,
-        battery: row.8,
-        readings: row.9,
-        duplicates: row.10,
-        refused: row.11,
+        key: row.id,
+        device_id: row.device_id,
+        kind: row.kind,
+        household_id: row.household_id,
+        community: community_name(row.community_key),
+        created_at: row.created_at,
+        created_by: row.created_by,
+        last_seen_at: row.last_seen_at,
+        battery: row.battery,
+        readings: row.readings,
+        duplicates: row.duplicates,
+        refused: row.refused,
     }
 }
 
@@ -329,7 +329,7 @@ impl Store {
             .max_by_key(|r| r.ts_ms)
             .and_then(|r| Some((r.value?, r.ts_ms)));
         let grouped = by_reason(refused.iter().map(|(i, p)| (p, payloads[*i])));
-        let stored = on_write!(self, p => {
+        let (stored, duplicates) = on_write!(self, p => {
             let mut tx = p.begin().await?;
             let mut stored = 0u64;
             for chunk in accepted.chunks(READINGS_PER_STATEMENT) {
@@ -369,11 +369,11 @@ impl Store {
             // The refusals go in the same transaction as the counters that include them.
             count_refusals_on!(tx, device_id, Some((device.community.key(), device.region_key)), &grouped);
             tx.commit().await?;
-            stored
+            (stored, duplicates)
         });
         Ok(Ingested {
             stored,
-            duplicates: accepted.len() as u64 - stored,
+            duplicates,
             refused,
         })
     }
