@@ -213,7 +213,7 @@ impl ReadingKind {
 }
 
 /// One accepted reading.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Reading {
     /// The device's own sequence number: (device, seq) is unique, so a reading sent twice
     /// (QoS 1 redelivers) is stored once.
@@ -223,6 +223,27 @@ pub struct Reading {
     pub kind: ReadingKind,
     /// See [`ReadingKind`]'s stored values.
     pub value: Option<f64>,
+}
+
+/// The topics' common prefix; the version is part of the topic so that a later payload
+/// format can live beside this one.
+const TOPIC_PREFIX: &str = "linli/v1/devices/";
+const TOPIC_SUFFIX: &str = "/events";
+
+/// The one topic device `id` publishes to.
+pub fn device_topic(id: &str) -> String {
+    format!("{TOPIC_PREFIX}{id}{TOPIC_SUFFIX}")
+}
+
+/// The filter that matches every device's topic.
+pub const DEVICE_TOPICS: &str = "linli/v1/devices/+/events";
+
+/// The device id a topic names, if it is a device's topic.
+pub fn device_of_topic(topic: &str) -> Option<&str> {
+    let id = topic
+        .strip_prefix(TOPIC_PREFIX)?
+        .strip_suffix(TOPIC_SUFFIX)?;
+    (!id.is_empty() && !id.contains('/')).then_some(id)
 }
 
 /// Whether `id` may name a device: 1 to 64 letters, digits, `-`, `_` or `.` (it is the
@@ -483,6 +504,20 @@ mod tests {
         ];
         for (device, json, code) in cases {
             assert_eq!(read(*device, json), Err(*code), "{json}");
+        }
+    }
+
+    #[test]
+    fn a_device_topic_names_its_device() {
+        assert_eq!(device_topic("door-1"), "linli/v1/devices/door-1/events");
+        assert_eq!(device_of_topic(&device_topic("door-1")), Some("door-1"));
+        for not_one in [
+            "linli/v1/devices//events",
+            "linli/v1/devices/a/b/events",
+            "linli/v2/devices/a/events",
+            "linli/v1/devices/a/status",
+        ] {
+            assert_eq!(device_of_topic(not_one), None, "{not_one}");
         }
     }
 

@@ -120,6 +120,59 @@ struct ServeArgs {
     /// Where event photos are kept (created if missing).
     #[arg(long, env = "LINLI_PHOTO_DIR", default_value = "linli-photos")]
     photos: std::path::PathBuf,
+    /// The MQTT broker devices publish to, as mqtt://USER:PASSWORD@HOST:1883 (mqtts:// for
+    /// TLS). Without one, devices send readings over HTTP only.
+    #[arg(long = "mqtt", env = "LINLI_MQTT_URL")]
+    mqtt: Option<String>,
+    /// PEM file of the CA that signed the broker's certificate (mqtts://); the system's
+    /// roots otherwise.
+    #[arg(long, env = "LINLI_MQTT_CA")]
+    mqtt_ca: Option<PathBuf>,
+    /// Names this process's persistent session on the broker: keep it across restarts, and
+    /// give each linli process sharing the broker its own [default: linli-HOSTNAME].
+    #[arg(long, env = "LINLI_MQTT_CLIENT_ID")]
+    mqtt_client_id: Option<String>,
+    /// How devices' accounts get onto the broker: dynsec (linli makes them in Mosquitto's
+    /// dynamic-security plugin; its user must be the plugin's administrator) or none (the
+    /// broker asks linli, as EMQX's HTTP authentication does).
+    #[arg(long, env = "LINLI_MQTT_PROVISION", default_value = "dynsec", value_parser = ["dynsec", "none"])]
+    mqtt_provision: String,
+}
+
+impl ServeArgs {
+    /// The broker configuration these arguments name, if any.
+    fn broker(&self) -> Result<Option<linli_care::BrokerConfig>> {
+        let Some(url) = self.mqtt.as_deref().filter(|u| !u.trim().is_empty()) else {
+            return Ok(None);
+        };
+        let client_id = self
+            .mqtt_client_id
+            .clone()
+            .unwrap_or_else(default_client_id);
+        let mut config = linli_care::BrokerConfig::from_url(url, &client_id)?;
+        config.ca_file = self.mqtt_ca.clone();
+        config.provision = linli_care::Provision::parse(&self.mqtt_provision)
+            .context("--mqtt-provision is dynsec or none")?;
+        Ok(Some(config))
+    }
+}
+
+/// `linli-` and this machine's name, kept to the characters a client id may have.
+fn default_client_id() -> String {
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .or_else(|_| std::fs::read_to_string("/etc/hostname"))
+        .unwrap_or_default();
+    let host: String = host
+        .trim()
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+        .take(50)
+        .collect();
+    if host.is_empty() {
+        "linli-1".to_string()
+    } else {
+        format!("linli-{host}")
+    }
 }
 
 #[derive(Args)]
@@ -503,6 +556,7 @@ async fn serve(store: Store, args: ServeArgs) -> Result<()> {
     let config = linli_server::Config {
         secure_cookies: args.secure_cookies,
         photo_dir: Some(args.photos.clone()),
+        mqtt: args.broker()?,
     };
     linli_server::serve(store, config, args.listen)
         .await

@@ -1014,5 +1014,6 @@ pub fn openapi_json() -> String {
     doc.merge(crate::events_catalog::CatalogDoc::openapi());
     doc.merge(crate::healthcheck_api::HealthcheckDoc::openapi());
     doc.merge(crate::care_api::CareDoc::openapi());
+    doc.merge(crate::care_broker_api::CareBrokerDoc::openapi());
     doc.to_pretty_json().unwrap_or_else(|_| "{}".to_string())
 }

@@ -8,13 +8,13 @@
 use std::net::SocketAddr;
 
 use axum::body::Bytes;
-use axum::extract::{ConnectInfo, Query, State};
+use axum::extract::{ConnectInfo, Path, Query, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use base64::Engine;
-use linli_core::care::DeviceKind;
+use linli_core::care::{device_topic, DeviceKind};
 use linli_core::i18n::Lang;
 use linli_core::region::KeyRange;
 use linli_core::{Permission, Problem, Role};
@@ -37,6 +37,10 @@ pub const MAX_BATCH: usize = 1_000;
 pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/api/v1/care/devices", get(list_devices).post(register))
+        .route(
+            "/api/v1/care/devices/{device_id}/credential",
+            post(reset_credential),
+        )
         .route("/api/v1/care/readings", post(readings))
         .route("/api/v1/care/refusals", get(refusals))
 }
@@ -106,6 +110,61 @@ pub struct MqttDto {
     pub username: String,
     pub password: String,
     pub topic: String,
+    /// The device's account on the broker: `provisioned` (linli created it), `broker_asks`
+    /// (the broker checks devices with linli, as EMQX's HTTP authentication does), `failed`
+    /// (see `problem`; reset the credential to try again) or `no_broker` (linli has no
+    /// broker: HTTP only).
+    pub account: String,
+    pub problem: Option<String>,
+}
+
+/// The device's account on the broker, made now if linli provisions accounts.
+async fn broker_account(
+    state: &AppState,
+    device_id: &str,
+    credential: &str,
+    lang: Lang,
+) -> (String, Option<String>) {
+    let provisioner = match &state.broker {
+        Ok(b) => b.provisioner.as_ref(),
+        Err(_) => None,
+    };
+    match (provisioner, &state.config.mqtt) {
+        (Some(p), _) => match p.provision_device(device_id, credential).await {
+            Ok(()) => ("provisioned".into(), None),
+            Err(e) => {
+                tracing::warn!("provisioning device {device_id} on the broker: {e}");
+                let problem = Problem::new("care_provision_failed", "care.provision_failed")
+                    .arg("value", device_id)
+                    .arg("detail", e.to_string());
+                ("failed".into(), Some(problem.message(lang)))
+            }
+        },
+        (None, Some(_)) => ("broker_asks".into(), None),
+        (None, None) => ("no_broker".into(), None),
+    }
+}
+
+/// The answer for a device and its new credential: shown once, never again.
+async fn credentials_dto(
+    state: &AppState,
+    device: &Device,
+    credential: String,
+    lang: Lang,
+) -> RegisteredDto {
+    let (account, problem) = broker_account(state, &device.device_id, &credential, lang).await;
+    RegisteredDto {
+        device: device_dto(device, lang),
+        mqtt: MqttDto {
+            username: device.device_id.clone(),
+            password: credential.clone(),
+            topic: device_topic(&device.device_id),
+            account,
+            problem,
+        },
+        credential,
+        http_url: "/api/v1/care/readings".into(),
+    }
 }
 
 #[utoipa::path(post, path = "/api/v1/care/devices", tag = "care", security(("bearer" = [])),
@@ -143,19 +202,43 @@ async fn register(
             b.household_id,
         )
         .await?;
-    let topic = format!("linli/v1/devices/{}/events", device.device_id);
     Ok((
         StatusCode::CREATED,
-        Json(RegisteredDto {
-            device: device_dto(&device, lang),
-            mqtt: MqttDto {
-                username: device.device_id.clone(),
-                password: credential.clone(),
-                topic,
-            },
-            credential,
-            http_url: "/api/v1/care/readings".into(),
-        }),
+        Json(credentials_dto(&state, &device, credential, lang).await),
+    ))
+}
+
+#[utoipa::path(post, path = "/api/v1/care/devices/{device_id}/credential", tag = "care", security(("bearer" = [])),
+    params(("device_id" = String, Path, description = "The device's id")),
+    responses((status = 200, body = RegisteredDto, description = "The new credential (the old one no longer works), shown once"),
+        (status = 400, body = ErrorBody), (status = 403, body = ErrorBody)))]
+async fn reset_credential(
+    State(state): State<AppState>,
+    ReqLang(lang): ReqLang,
+    ConnectInfo(addr): ConnectInfo<SocketAddr>,
+    ApiUser(s): ApiUser,
+    Path(device_id): Path<String>,
+) -> AppResult<Json<RegisteredDto>> {
+    if !s.user.role.allows(Permission::ManageRegistry) {
+        return Err(AppError::Forbidden);
+    }
+    // A device outside the caller's area is answered as one that does not exist.
+    match state.store.care_device(&device_id).await? {
+        Some(d) if s.user.scope.range().contains(d.region_key) => {}
+        _ => {
+            return Err(AppError::bad_request(
+                Problem::new("care_unknown_device", "care.unknown_device")
+                    .arg("value", device_id.trim())
+                    .field("device_id"),
+            ))
+        }
+    }
+    let (device, credential) = state
+        .store
+        .reset_device_credential(&actor(&s.user, Some(addr)), &device_id)
+        .await?;
+    Ok(Json(
+        credentials_dto(&state, &device, credential, lang).await,
     ))
 }
 
@@ -402,7 +485,7 @@ async fn readings(
 
 #[derive(OpenApi)]
 #[openapi(
-    paths(register, list_devices, refusals, readings),
+    paths(register, reset_credential, list_devices, refusals, readings),
     components(schemas(DeviceDto, DeviceBody, RegisteredDto, MqttDto, DevicePage, RefusalDto, RefusalPage,
         IngestedDto, RefusedDto)),
     tags((name = "care", description = "Care (关爱): household devices, their readings, and what was refused"))

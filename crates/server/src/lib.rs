@@ -20,6 +20,7 @@ pub mod api;
 pub mod assets;
 pub mod auth;
 pub mod care_api;
+pub mod care_broker_api;
 pub mod error;
 pub mod events_api;
 pub mod events_catalog;
@@ -47,6 +48,9 @@ pub struct Config {
     /// Where event photos are kept; a per-process directory under the system's temporary
     /// directory when unset (tests).
     pub photo_dir: Option<std::path::PathBuf>,
+    /// The MQTT broker devices publish to, when there is one: linli ingests readings from
+    /// it and (with dynamic security) provisions devices' accounts on it.
+    pub mqtt: Option<linli_care::BrokerConfig>,
 }
 
 impl Config {
@@ -71,6 +75,39 @@ pub struct Inner {
     pub openapi: String,
     /// The photo store, or why it could not be opened (uploads then answer with the reason).
     pub photos: Result<linli_photo::PhotoStore, String>,
+    /// The broker connections, or why they could not be made.
+    pub broker: Result<Broker, String>,
+}
+
+/// linli's connections to the MQTT broker: ingestion, and the control connection that
+/// provisions devices (with dynamic security only). Both absent without a broker.
+#[derive(Default)]
+pub struct Broker {
+    pub ingest: Option<linli_care::Ingest>,
+    pub provisioner: Option<linli_care::Provisioner>,
+}
+
+impl Broker {
+    /// Connects to the broker `config` names, if any (in the background: a broker that is
+    /// down is retried, and readings wait there).
+    fn start(store: &Store, config: Option<&linli_care::BrokerConfig>) -> Result<Broker, String> {
+        let Some(config) = config else {
+            return Ok(Broker::default());
+        };
+        let ingest =
+            linli_care::Ingest::start(store.clone(), config, None).map_err(|e| e.to_string())?;
+        let provisioner = match config.provision {
+            linli_care::Provision::Dynsec => {
+                Some(linli_care::Provisioner::start(config).map_err(|e| e.to_string())?)
+            }
+            linli_care::Provision::None => None,
+        };
+        tracing::info!("ingesting device readings from {}", config.display_url());
+        Ok(Broker {
+            ingest: Some(ingest),
+            provisioner,
+        })
+    }
 }
 
 impl std::ops::Deref for AppState {
@@ -85,8 +122,10 @@ impl AppState {
         let dir = config.photo_dir();
         let photos = linli_photo::PhotoStore::open(&dir)
             .map_err(|e| format!("cannot open the photo directory {}: {e}", dir.display()));
+        let broker = Broker::start(&store, config.mqtt.as_ref());
         AppState(Arc::new(Inner {
             photos,
+            broker,
             store,
             config,
             throttle: auth::Throttle::default(),
@@ -128,6 +167,7 @@ pub fn router(state: AppState) -> Router {
         .merge(events_api::routes())
         .merge(healthcheck_api::routes())
         .merge(care_api::routes())
+        .merge(care_broker_api::routes())
         .merge(open311::routes())
         .merge(registry_pages::routes())
         .merge(events_pages::routes())
@@ -198,6 +238,9 @@ async fn render_errors(State(state): State<AppState>, req: Request, next: Next) 
 pub async fn serve(store: Store, config: Config, listen: SocketAddr) -> std::io::Result<()> {
     let state = AppState::new(store.clone(), config);
     if let Err(e) = &state.photos {
+        return Err(std::io::Error::other(e.clone()));
+    }
+    if let Err(e) = &state.broker {
         return Err(std::io::Error::other(e.clone()));
     }
     events_api::spawn_scheduler(store.clone());

@@ -128,6 +128,9 @@ pub async fn render(State(state): State<AppState>) -> Response {
     out.push_str("# TYPE linli_db_connections gauge\n");
     let _ = writeln!(out, "linli_db_connections{{state=\"open\"}} {size}");
     let _ = writeln!(out, "linli_db_connections{{state=\"idle\"}} {idle}");
+    if let Some(ingest) = state.broker.as_ref().ok().and_then(|b| b.ingest.as_ref()) {
+        care_ingest(&mut out, &ingest.stats);
+    }
     (
         [(
             header::CONTENT_TYPE,
@@ -136,4 +139,35 @@ pub async fn render(State(state): State<AppState>) -> Response {
         out,
     )
         .into_response()
+}
+
+/// The MQTT ingestion's counters and connection state.
+fn care_ingest(out: &mut String, s: &linli_care::IngestStats) {
+    use std::sync::atomic::Ordering::Relaxed;
+    out.push_str("# HELP linli_care_mqtt_messages_total MQTT messages from devices by outcome.\n");
+    out.push_str("# TYPE linli_care_mqtt_messages_total counter\n");
+    for (outcome, n) in [
+        ("received", &s.received),
+        ("stored", &s.stored),
+        ("duplicate", &s.duplicates),
+        ("refused", &s.refused),
+        ("stray", &s.stray),
+    ] {
+        let _ = writeln!(
+            out,
+            "linli_care_mqtt_messages_total{{outcome=\"{outcome}\"}} {}",
+            n.load(Relaxed)
+        );
+    }
+    out.push_str("# HELP linli_care_mqtt_write_retries_total Batches written again after a database error.\n");
+    out.push_str("# TYPE linli_care_mqtt_write_retries_total counter\n");
+    let _ = writeln!(
+        out,
+        "linli_care_mqtt_write_retries_total {}",
+        s.write_retries.load(Relaxed)
+    );
+    out.push_str("# HELP linli_care_mqtt_connected Whether linli is connected and subscribed to the broker.\n");
+    out.push_str("# TYPE linli_care_mqtt_connected gauge\n");
+    let up = s.connected.load(Relaxed) && s.subscribed.load(Relaxed);
+    let _ = writeln!(out, "linli_care_mqtt_connected {}", u8::from(up));
 }

@@ -4,7 +4,11 @@
 
 mod common;
 
+use std::time::{Duration, Instant};
+
 use common::{on_each_backend, App};
+use linli_care::testing::{publish, TestBroker};
+use linli_store::testing::TestDb;
 use serde_json::{json, Value};
 
 const COMMUNITY: &str = "330102001051";
@@ -66,6 +70,10 @@ async fn devices_send_readings_and_nothing_is_lost() {
         assert_eq!(made["mqtt"]["username"], "door-0001");
         assert_eq!(made["mqtt"]["password"], credential.as_str());
         assert_eq!(made["mqtt"]["topic"], "linli/v1/devices/door-0001/events");
+        assert_eq!(
+            made["mqtt"]["account"], "no_broker",
+            "this linli has no broker"
+        );
         assert_eq!(made["device"]["community"], COMMUNITY);
         assert_eq!(made["device"]["kind_name"], "门磁");
         app.post(&jumin, "/api/v1/care/devices", &body)
@@ -261,4 +269,165 @@ async fn devices_send_readings_and_nothing_is_lost() {
         app
     })
     .await;
+}
+
+/// Waits until `path` (as `token`) answers JSON for which `done` holds, for at most 30 s.
+async fn wait_for(app: &App, token: &str, path: &str, done: impl Fn(&Value) -> bool) -> Value {
+    let until = Instant::now() + Duration::from_secs(30);
+    loop {
+        let v = app.get(token, path).await.json();
+        if done(&v) {
+            return v;
+        }
+        assert!(Instant::now() < until, "waited 30 s on {path}: {v}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test]
+async fn a_device_registered_over_the_api_publishes_through_the_broker() {
+    let Some(broker) = TestBroker::start() else {
+        return;
+    };
+    for db in TestDb::both().await {
+        let mut config = linli_care::BrokerConfig::from_url(&broker.admin_url(), "linli-api-test")
+            .expect("broker URL");
+        config.provision = linli_care::Provision::Dynsec;
+        let app = App::start_with(
+            db,
+            linli_server::Config {
+                mqtt: Some(config),
+                ..Default::default()
+            },
+        )
+        .await;
+        let shegong = app.token("shegong").await;
+        let household = household_in(&app, &shegong, COMMUNITY).await["id"]
+            .as_i64()
+            .expect("household id");
+        wait_for(&app, &shegong, "/api/v1/care/broker", |v| {
+            v["subscribed"] == true
+        })
+        .await;
+
+        // Registered over the API, the device has its account on the broker at once.
+        let body = json!({"device_id": "sos-0001", "kind": "sos", "household_id": household});
+        let made = app.post(&shegong, "/api/v1/care/devices", &body).await;
+        made.status(201);
+        let made = made.json();
+        assert_eq!(made["mqtt"]["account"], "provisioned", "{made}");
+        let first = made["credential"].as_str().expect("credential").to_string();
+        let topic = made["mqtt"]["topic"].as_str().expect("topic").to_string();
+        let press = |seq: i64| vec![reading("sos", json!(true), seq).to_string()];
+        publish(broker.port, "sos-0001", &first, &topic, press(1))
+            .await
+            .expect("the device publishes with its credential");
+        let listed = wait_for(&app, &shegong, "/api/v1/care/devices", |v| {
+            v["items"][0]["readings"] == 1
+        })
+        .await;
+        assert_eq!(listed["items"][0]["device_id"], "sos-0001");
+        let status = app.get(&shegong, "/api/v1/care/broker").await.json();
+        assert_eq!(status["connected"], true);
+        assert_eq!(status["provisions_accounts"], true);
+        assert!(status["stored"].as_u64() >= Some(1), "{status}");
+        assert!(
+            !status["url"]
+                .as_str()
+                .unwrap_or_default()
+                .contains("admin-pass"),
+            "{status}"
+        );
+
+        // A new credential: the old one stops working on the broker too.
+        let reset = app
+            .post(
+                &shegong,
+                "/api/v1/care/devices/sos-0001/credential",
+                &json!({}),
+            )
+            .await;
+        reset.status(200);
+        let reset = reset.json();
+        assert_eq!(reset["mqtt"]["account"], "provisioned");
+        let second = reset["credential"]
+            .as_str()
+            .expect("credential")
+            .to_string();
+        assert_ne!(first, second);
+        publish(broker.port, "sos-0001", &first, &topic, press(2))
+            .await
+            .expect_err("the old credential");
+        publish(broker.port, "sos-0001", &second, &topic, press(2))
+            .await
+            .expect("the new credential");
+        wait_for(&app, &shegong, "/api/v1/care/devices", |v| {
+            v["items"][0]["readings"] == 2
+        })
+        .await;
+        app.post(
+            &shegong,
+            "/api/v1/care/devices/nobody-1/credential",
+            &json!({}),
+        )
+        .await
+        .error(400, "care_unknown_device", Some("device_id"));
+
+        // The calls a broker like EMQX makes to ask linli about devices.
+        for (user, password, expected) in [
+            ("sos-0001", second.as_str(), "allow"),
+            ("sos-0001", first.as_str(), "deny"),
+            ("linli-admin", "whatever", "ignore"),
+        ] {
+            let v = app
+                .send(
+                    reqwest::Method::POST,
+                    "/api/v1/care/broker/authenticate",
+                    None,
+                    Some(&json!({"username": user, "password": password, "clientid": "c1"})),
+                )
+                .await
+                .json();
+            assert_eq!(v["result"], expected, "{user}");
+            assert_eq!(v["is_superuser"], false);
+        }
+        for (user, topic, action, expected) in [
+            (
+                "sos-0001",
+                "linli/v1/devices/sos-0001/events",
+                "publish",
+                "allow",
+            ),
+            (
+                "sos-0001",
+                "linli/v1/devices/door-9/events",
+                "publish",
+                "deny",
+            ),
+            (
+                "sos-0001",
+                "linli/v1/devices/sos-0001/events",
+                "subscribe",
+                "deny",
+            ),
+            (
+                "linli-admin",
+                "$share/linli/linli/v1/devices/+/events",
+                "subscribe",
+                "ignore",
+            ),
+        ] {
+            let v = app
+                .send(
+                    reqwest::Method::POST,
+                    "/api/v1/care/broker/authorize",
+                    None,
+                    Some(&json!({"username": user, "topic": topic, "action": action})),
+                )
+                .await
+                .json();
+            assert_eq!(v["result"], expected, "{user} {action} {topic}");
+        }
+        app.stop().await;
+    }
 }

@@ -6,7 +6,7 @@
 //! a duplicate of one (the same seq again), or a refusal counted with its reason: nothing is
 //! dropped without a trace.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 use linli_core::care::{self, DeviceKind, Reading};
 use linli_core::i18n::Lang;
@@ -25,6 +25,8 @@ use crate::{is_unique_violation, now_ms, on_read, on_write, Result, Store, Store
 const SAMPLE_BYTES: usize = 512;
 /// Readings per INSERT statement (6 parameters each, under SQLite's limit).
 const READINGS_PER_STATEMENT: usize = 1_000;
+/// Devices' counters per UPDATE statement (7 parameters each).
+const COUNTERS_PER_STATEMENT: usize = 2_000;
 
 /// A registered device.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -37,6 +39,9 @@ pub struct Device {
     pub household_id: i64,
     /// The household's community.
     pub community: String,
+    /// The household's place, for access checks.
+    #[serde(skip)]
+    pub region_key: i64,
     pub created_at: i64,
     pub created_by: String,
     /// The latest reading's own time (ms), if any came.
@@ -67,6 +72,136 @@ pub struct Ingested {
     pub refused: Vec<(usize, Problem)>,
 }
 
+/// What became of a batch that came through the broker.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct BatchOutcome {
+    /// Readings whose (device, seq) was stored before, or earlier in the same batch.
+    pub duplicates: u64,
+    /// Payloads refused, each counted with its reason under the id it claimed.
+    pub refused: u64,
+    /// The readings stored now, each with its device, in the order they were sent.
+    pub stored: Vec<(DeviceAuth, Reading)>,
+}
+
+/// A parsed batch, ready to write.
+#[derive(Default)]
+struct Batch<'a> {
+    accepted: Vec<(DeviceAuth, Reading)>,
+    /// (claimed id, its community and place, its row's key if registered, why, what it sent)
+    refused: Vec<Refused<'a>>,
+}
+
+/// A claimed device id and, when it is registered, its community and place.
+type Claimant<'a> = (&'a str, Option<(i64, i64)>);
+
+type Refused<'a> = (
+    &'a str,
+    Option<(i64, i64)>,
+    Option<i64>,
+    &'a Problem,
+    &'a [u8],
+);
+
+/// What a batch's write did.
+struct Written {
+    duplicates: u64,
+    stored: Vec<(DeviceAuth, Reading)>,
+}
+
+/// One device's share of a batch, for its row's counters.
+struct DeviceCounters {
+    key: i64,
+    stored: i64,
+    duplicates: i64,
+    refused: i64,
+    last_seen: Option<i64>,
+    /// The latest battery level sent, with its time.
+    battery: Option<(f64, i64)>,
+}
+
+/// A batch's counters per device, and its refusals per claimed id and place.
+struct Counters<'a> {
+    rows: Vec<DeviceCounters>,
+    duplicates: u64,
+    refusals: BTreeMap<Claimant<'a>, ByReason<'a>>,
+}
+
+impl<'a> Counters<'a> {
+    fn of(batch: &Batch<'a>, stored: &[(DeviceAuth, Reading)]) -> Counters<'a> {
+        let mut rows: HashMap<i64, DeviceCounters> = HashMap::new();
+        for (d, r) in &batch.accepted {
+            let c = counters_for(&mut rows, d.key);
+            c.duplicates += 1;
+            c.last_seen = c.last_seen.max(Some(r.ts_ms));
+            if let (care::ReadingKind::Battery, Some(v)) = (r.kind, r.value) {
+                if c.battery.is_none_or(|(_, at)| at <= r.ts_ms) {
+                    c.battery = Some((v, r.ts_ms));
+                }
+            }
+        }
+        for (d, _) in stored {
+            let c = counters_for(&mut rows, d.key);
+            c.stored += 1;
+            c.duplicates -= 1;
+        }
+        let mut refusals: BTreeMap<_, ByReason<'a>> = BTreeMap::new();
+        for (id, place, key, problem, payload) in &batch.refused {
+            if let Some(key) = key {
+                counters_for(&mut rows, *key).refused += 1;
+            }
+            let grouped = refusals.entry((*id, *place)).or_default();
+            let entry = grouped
+                .entry(problem.code)
+                .or_insert((0, *problem, *payload));
+            entry.0 += 1;
+            (entry.1, entry.2) = (*problem, *payload);
+        }
+        let duplicates = (batch.accepted.len() - stored.len()) as u64;
+        let mut rows: Vec<DeviceCounters> = rows.into_values().collect();
+        // Rows updated in key order, so that concurrent batches lock them in one order.
+        rows.sort_unstable_by_key(|c| c.key);
+        Counters {
+            rows,
+            duplicates,
+            refusals,
+        }
+    }
+}
+
+fn counters_for(rows: &mut HashMap<i64, DeviceCounters>, key: i64) -> &mut DeviceCounters {
+    rows.entry(key).or_insert(DeviceCounters {
+        key,
+        stored: 0,
+        duplicates: 0,
+        refused: 0,
+        last_seen: None,
+        battery: None,
+    })
+}
+
+/// A device's ingestion facts from its row, or why the row is not one.
+fn device_auth(
+    device_id: &str,
+    key: i64,
+    kind: &str,
+    community_key: i64,
+    region_key: i64,
+) -> Result<DeviceAuth> {
+    let kind = DeviceKind::parse(kind)
+        .map_err(|_| StoreError::Corrupt(format!("care device {device_id}: kind {kind}")))?;
+    let community = RegionCode::from_key(community_key, Level::Community).ok_or_else(|| {
+        StoreError::Corrupt(format!(
+            "care device {device_id}: community key {community_key}"
+        ))
+    })?;
+    Ok(DeviceAuth {
+        key,
+        kind,
+        community,
+        region_key,
+    })
+}
+
 /// Refusals of one claimed device id for one reason.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct RefusalCount {
@@ -87,6 +222,13 @@ fn community_name(key: i64) -> String {
     RegionCode::from_key(key, Level::Community)
         .map(|c| c.to_string())
         .unwrap_or_default()
+}
+
+/// A device credential: 32 random bytes in hex.
+fn new_credential() -> String {
+    let mut bytes = [0u8; 32];
+    rand::thread_rng().fill_bytes(&mut bytes);
+    hex::encode(bytes)
 }
 
 fn secret_hash(plain: &str) -> String {
@@ -111,6 +253,7 @@ struct DeviceRow {
     kind: String,
     household_id: i64,
     community_key: i64,
+    region_key: i64,
     created_at: i64,
     created_by: String,
     last_seen_at: Option<i64>,
@@ -121,7 +264,7 @@ struct DeviceRow {
 }
 
 const DEVICE_COLUMNS: &str =
-    "id, device_id, kind, household_id, community_key, created_at, created_by, \
+    "id, device_id, kind, household_id, community_key, region_key, created_at, created_by, \
      last_seen_at, battery, readings, duplicates, refused";
 
 fn device(row: DeviceRow) -> Device {
@@ -131,6 +274,7 @@ fn device(row: DeviceRow) -> Device {
         kind: row.kind,
         household_id: row.household_id,
         community: community_name(row.community_key),
+        region_key: row.region_key,
         created_at: row.created_at,
         created_by: row.created_by,
         last_seen_at: row.last_seen_at,
@@ -197,9 +341,7 @@ impl Store {
     ) -> Result<(Device, String)> {
         let device_id = device_id.trim();
         care::check_device_id(device_id).map_err(StoreError::Invalid)?;
-        let mut bytes = [0u8; 32];
-        rand::thread_rng().fill_bytes(&mut bytes);
-        let plain = hex::encode(bytes);
+        let plain = new_credential();
         let hash = secret_hash(&plain);
         let now = now_ms();
         let row = on_write!(self, p => {
@@ -256,6 +398,55 @@ impl Store {
         Ok((device(row), plain))
     }
 
+    /// The device registered as `device_id`, if any.
+    pub async fn care_device(&self, device_id: &str) -> Result<Option<Device>> {
+        let row: Option<DeviceRow> = on_read!(self, p => {
+            sqlx::query_as(&format!("SELECT {DEVICE_COLUMNS} FROM care_devices WHERE device_id = $1"))
+                .bind(device_id.trim())
+                .fetch_optional(p)
+                .await?
+        });
+        Ok(row.map(device))
+    }
+
+    /// Gives device `device_id` a new credential (the old one stops working) and returns it;
+    /// it is not stored and cannot be shown again. Audited.
+    pub async fn reset_device_credential(
+        &self,
+        actor: &Actor,
+        device_id: &str,
+    ) -> Result<(Device, String)> {
+        let device_id = device_id.trim();
+        let plain = new_credential();
+        let row: Option<DeviceRow> = on_write!(self, p => {
+            let mut tx = p.begin().await?;
+            let row: Option<DeviceRow> = sqlx::query_as(&format!(
+                "UPDATE care_devices SET secret_hash = $1 WHERE device_id = $2 RETURNING {DEVICE_COLUMNS}"
+            ))
+            .bind(secret_hash(&plain))
+            .bind(device_id)
+            .fetch_optional(&mut *tx)
+            .await?;
+            if row.is_some() {
+                let entry = Entry {
+                    target: Some(format!("care_device:{device_id}")),
+                    ..Entry::new("care.device.reset_credential")
+                };
+                write_entry!(&mut *tx, actor, &entry)?;
+            }
+            tx.commit().await?;
+            row
+        });
+        let row = row.ok_or_else(|| {
+            StoreError::Invalid(
+                Problem::new("care_unknown_device", "care.unknown_device")
+                    .arg("value", device_id)
+                    .field("device_id"),
+            )
+        })?;
+        Ok((device(row), plain))
+    }
+
     /// The device `device_id` if `credential` is its own; otherwise why not (unknown device,
     /// wrong credential), which is counted as a refusal of that id.
     pub async fn authenticate_device(
@@ -279,21 +470,13 @@ impl Store {
             Some((key, kind, community_key, region_key, hash))
                 if *hash == secret_hash(credential) =>
             {
-                let kind = DeviceKind::parse(kind).map_err(|_| {
-                    StoreError::Corrupt(format!("care device {device_id}: kind {kind}"))
-                })?;
-                let community =
-                    RegionCode::from_key(*community_key, Level::Community).ok_or_else(|| {
-                        StoreError::Corrupt(format!(
-                            "care device {device_id}: community key {community_key}"
-                        ))
-                    })?;
-                return Ok(Ok(DeviceAuth {
-                    key: *key,
+                return Ok(Ok(device_auth(
+                    device_id,
+                    *key,
                     kind,
-                    community,
-                    region_key: *region_key,
-                }));
+                    *community_key,
+                    *region_key,
+                )?));
             }
             Some(_) => Problem::new("care_wrong_credential", "care.wrong_credential")
                 .arg("value", device_id),
@@ -313,68 +496,161 @@ impl Store {
         payloads: &[&[u8]],
     ) -> Result<Ingested> {
         let now = now_ms();
-        let mut accepted: Vec<Reading> = Vec::with_capacity(payloads.len());
+        let mut batch = Batch::default();
         let mut refused = Vec::new();
         for (i, payload) in payloads.iter().enumerate() {
             match care::parse_reading(device.kind, payload, now) {
-                Ok(r) => accepted.push(r),
+                Ok(r) => batch.accepted.push((device, r)),
                 Err(p) => refused.push((i, p)),
             }
         }
-        // The latest time and battery level among the accepted, for the device's row.
-        let last_seen = accepted.iter().map(|r| r.ts_ms).max();
-        let battery = accepted
+        let place = Some((device.community.key(), device.region_key));
+        batch.refused = refused
             .iter()
-            .filter(|r| r.kind == care::ReadingKind::Battery)
-            .max_by_key(|r| r.ts_ms)
-            .and_then(|r| Some((r.value?, r.ts_ms)));
-        let grouped = by_reason(refused.iter().map(|(i, p)| (p, payloads[*i])));
-        let (stored, duplicates) = on_write!(self, p => {
+            .map(|(i, p)| (device_id, place, Some(device.key), p, payloads[*i]))
+            .collect();
+        let written = self.write_batch(&batch, now).await?;
+        Ok(Ingested {
+            stored: written.stored.len() as u64,
+            duplicates: written.duplicates,
+            refused,
+        })
+    }
+
+    /// Reads and stores what devices sent through the broker, each payload with the device
+    /// id its topic names, in one transaction: every payload ends as a stored reading, a
+    /// duplicate of one, or a refusal counted with its reason (an id that is not registered
+    /// is one). Returns the counts and the readings stored now, for the alarm rules.
+    pub async fn ingest_batch(&self, sent: &[(&str, &[u8])]) -> Result<BatchOutcome> {
+        let now = now_ms();
+        let devices = self.devices_by_id(sent.iter().map(|s| s.0)).await?;
+        let mut batch = Batch::default();
+        // Each refused payload's place in `sent`, why, and its device if registered.
+        let mut problems: Vec<(usize, Problem, Option<DeviceAuth>)> = Vec::new();
+        for (i, (id, payload)) in sent.iter().enumerate() {
+            match devices.get(*id) {
+                None => problems.push((
+                    i,
+                    Problem::new("care_unknown_device", "care.unknown_device").arg("value", *id),
+                    None,
+                )),
+                Some(d) => match care::parse_reading(d.kind, payload, now) {
+                    Ok(r) => batch.accepted.push((*d, r)),
+                    Err(p) => problems.push((i, p, Some(*d))),
+                },
+            }
+        }
+        batch.refused = problems
+            .iter()
+            .map(|(i, p, d)| {
+                let (id, payload) = sent[*i];
+                let place = d.map(|d| (d.community.key(), d.region_key));
+                (id, place, d.map(|d| d.key), p, payload)
+            })
+            .collect();
+        let written = self.write_batch(&batch, now).await?;
+        Ok(BatchOutcome {
+            duplicates: written.duplicates,
+            refused: batch.refused.len() as u64,
+            stored: written.stored,
+        })
+    }
+
+    /// The registered devices among `ids`, by id, in one query per thousand ids.
+    async fn devices_by_id<'a>(
+        &self,
+        ids: impl Iterator<Item = &'a str>,
+    ) -> Result<HashMap<&'a str, DeviceAuth>> {
+        let mut wanted: Vec<&str> = ids.collect();
+        wanted.sort_unstable();
+        wanted.dedup();
+        let mut found = HashMap::with_capacity(wanted.len());
+        for chunk in wanted.chunks(1_000) {
+            let rows: Vec<(i64, String, String, i64, i64)> = on_read!(self, p => {
+                let mut qb = sqlx::QueryBuilder::<DB>::new(
+                    "SELECT id, device_id, kind, community_key, region_key FROM care_devices WHERE device_id IN (",
+                );
+                let mut list = qb.separated(", ");
+                for id in chunk {
+                    list.push_bind(*id);
+                }
+                qb.push(")");
+                qb.build_query_as().persistent(false).fetch_all(p).await?
+            });
+            for (key, id, kind, community_key, region_key) in rows {
+                // The map is keyed by the caller's strings; the chunk is sorted.
+                if let Ok(at) = chunk.binary_search(&id.as_str()) {
+                    let auth = device_auth(&id, key, &kind, community_key, region_key)?;
+                    found.insert(chunk[at], auth);
+                }
+            }
+        }
+        Ok(found)
+    }
+
+    /// Writes a parsed batch in one transaction: the readings (each (device, seq) once), the
+    /// devices' counters, and the refusals that the counters include.
+    async fn write_batch(&self, batch: &Batch<'_>, now: i64) -> Result<Written> {
+        let mut stored: Vec<(DeviceAuth, Reading)> = Vec::with_capacity(batch.accepted.len());
+        let counters = on_write!(self, p => {
             let mut tx = p.begin().await?;
-            let mut stored = 0u64;
-            for chunk in accepted.chunks(READINGS_PER_STATEMENT) {
+            let mut inserted: HashSet<(i64, i64)> = HashSet::with_capacity(batch.accepted.len());
+            for chunk in batch.accepted.chunks(READINGS_PER_STATEMENT) {
                 let mut qb = sqlx::QueryBuilder::<DB>::new(
                     "INSERT INTO care_readings (device_key, seq, ts, kind, value, received_at) ",
                 );
-                qb.push_values(chunk, |mut b, r| {
-                    b.push_bind(device.key)
+                qb.push_values(chunk, |mut b, (d, r)| {
+                    b.push_bind(d.key)
                         .push_bind(r.seq)
                         .push_bind(r.ts_ms)
                         .push_bind(r.kind.code())
                         .push_bind(r.value)
                         .push_bind(now);
                 });
-                qb.push(" ON CONFLICT (device_key, seq) DO NOTHING");
-                stored += qb.build().persistent(false).execute(&mut *tx).await?.rows_affected();
+                qb.push(" ON CONFLICT (device_key, seq) DO NOTHING RETURNING device_key, seq");
+                let rows: Vec<(i64, i64)> = qb.build_query_as().persistent(false).fetch_all(&mut *tx).await?;
+                inserted.extend(rows);
             }
-            let duplicates = accepted.len() as u64 - stored;
-            sqlx::query(
-                "UPDATE care_devices SET readings = readings + $1, duplicates = duplicates + $2, \
-                 refused = refused + $3, \
-                 last_seen_at = CASE WHEN last_seen_at IS NULL OR last_seen_at < $4 THEN $4 ELSE last_seen_at END, \
-                 battery = CASE WHEN $5 IS NOT NULL AND (last_seen_at IS NULL OR $7 >= last_seen_at) THEN $5 ELSE battery END \
-                 WHERE id = $6",
-            )
-            .bind(stored as i64)
-            .bind(duplicates as i64)
-            .bind(refused.len() as i64)
-            .bind(last_seen)
-            // A battery level older than what the device sent before (a late delivery) does
-            // not replace the newer one; SET reads the row as it was.
-            .bind(battery.map(|b| b.0))
-            .bind(device.key)
-            .bind(battery.map(|b| b.1))
-            .execute(&mut *tx)
-            .await?;
+            // A (device, seq) sent twice in one batch is inserted once: the first is kept.
+            for (d, r) in &batch.accepted {
+                if inserted.remove(&(d.key, r.seq)) {
+                    stored.push((*d, *r));
+                }
+            }
+            let counters = Counters::of(batch, &stored);
+            for chunk in counters.rows.chunks(COUNTERS_PER_STATEMENT) {
+                let mut qb = sqlx::QueryBuilder::<DB>::new(
+                    "UPDATE care_devices SET readings = readings + v.column2, \
+                     duplicates = duplicates + v.column3, refused = refused + v.column4, \
+                     last_seen_at = CASE WHEN v.column5 IS NOT NULL AND (last_seen_at IS NULL OR last_seen_at < v.column5) \
+                     THEN v.column5 ELSE last_seen_at END, \
+                     battery = CASE WHEN v.column6 IS NOT NULL AND (last_seen_at IS NULL OR v.column7 >= last_seen_at) \
+                     THEN v.column6 ELSE battery END FROM (",
+                );
+                // A battery level older than what the device sent before (a late delivery)
+                // does not replace the newer one; SET reads the row as it was.
+                qb.push_values(chunk, |mut b, c| {
+                    b.push_bind(c.key)
+                        .push_bind(c.stored)
+                        .push_bind(c.duplicates)
+                        .push_bind(c.refused)
+                        .push_bind(c.last_seen)
+                        .push_bind(c.battery.map(|b| b.0))
+                        .push_bind(c.battery.map(|b| b.1));
+                });
+                qb.push(") AS v WHERE care_devices.id = v.column1");
+                qb.build().persistent(false).execute(&mut *tx).await?;
+            }
             // The refusals go in the same transaction as the counters that include them.
-            count_refusals_on!(tx, device_id, Some((device.community.key(), device.region_key)), &grouped);
+            for ((device_id, place), grouped) in &counters.refusals {
+                count_refusals_on!(tx, device_id, *place, grouped);
+            }
             tx.commit().await?;
-            (stored, duplicates)
+            counters
         });
-        Ok(Ingested {
+        Ok(Written {
+            duplicates: counters.duplicates,
             stored,
-            duplicates,
-            refused,
         })
     }
 

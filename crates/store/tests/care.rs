@@ -211,3 +211,84 @@ async fn readings_are_stored_once_and_refusals_counted_with_their_reasons() {
         assert_eq!(strangers[0].community, None);
     }
 }
+
+#[tokio::test]
+async fn a_broker_batch_of_many_devices_is_written_at_once_and_accounted_for() {
+    for db in TestDb::both().await {
+        let mut s = db.open().await;
+        s.use_keys(Keyring::generate()).await.expect("keys");
+        eprintln!("backend: {:?}", s.backend());
+        s.build_demo("demo-pass-1", 0.001, None, &Quiet)
+            .await
+            .expect("demo");
+        let (household, community) = a_household(&s).await;
+        s.register_device(&actor(), "door-a", DeviceKind::Door, household)
+            .await
+            .expect("register");
+        s.register_device(&actor(), "bed-a", DeviceKind::Bed, household)
+            .await
+            .expect("register");
+
+        // Two devices interleaved, a reading repeated inside the batch, one refused as
+        // malformed, and an id nobody registered.
+        let batch: Vec<(&str, Vec<u8>)> = vec![
+            ("door-a", reading("door", "\"open\"", 1)),
+            ("bed-a", reading("bed", "\"in\"", 1)),
+            ("door-a", reading("door", "\"closed\"", 2)),
+            ("door-a", reading("door", "\"closed\"", 2)),
+            ("bed-a", reading("heart_rate", "62", 2)),
+            ("bed-a", b"[1,2]".to_vec()),
+            ("ghost-9", reading("door", "\"open\"", 1)),
+            ("door-a", reading("battery", "71", 3)),
+        ];
+        let sent: Vec<(&str, &[u8])> = batch.iter().map(|(d, p)| (*d, p.as_slice())).collect();
+        let done = s.ingest_batch(&sent).await.expect("ingest");
+        let stored: Vec<(i64, i64)> = done.stored.iter().map(|(d, r)| (d.key, r.seq)).collect();
+        assert_eq!(stored.len(), 5, "{stored:?}");
+        assert_eq!((done.duplicates, done.refused), (1, 2));
+        assert!(done.stored.iter().all(|(d, _)| d.community == community));
+        // Every payload is accounted for.
+        assert_eq!(
+            done.stored.len() as u64 + done.duplicates + done.refused,
+            sent.len() as u64
+        );
+
+        // Redelivered whole (a broker resends what was not acknowledged): nothing new.
+        let again = s.ingest_batch(&sent).await.expect("ingest");
+        assert!(again.stored.is_empty());
+        assert_eq!((again.duplicates, again.refused), (6, 2));
+
+        let listed = s
+            .care_devices(community.range(), Page::new(None, None))
+            .await
+            .expect("devices")
+            .items;
+        let counts: Vec<(&str, i64, i64, i64, Option<f64>)> = listed
+            .iter()
+            .map(|d| {
+                (
+                    d.device_id.as_str(),
+                    d.readings,
+                    d.duplicates,
+                    d.refused,
+                    d.battery,
+                )
+            })
+            .collect();
+        assert!(
+            counts.contains(&("door-a", 3, 5, 0, Some(71.0))),
+            "{counts:?}"
+        );
+        assert!(counts.contains(&("bed-a", 2, 2, 2, None)), "{counts:?}");
+        let strangers = s
+            .care_refusals(None, Page::new(None, None))
+            .await
+            .expect("refusals")
+            .items;
+        assert_eq!(strangers.len(), 1);
+        assert_eq!(
+            (strangers[0].device_id.as_str(), strangers[0].count),
+            ("ghost-9", 2)
+        );
+    }
+}

@@ -44,6 +44,11 @@ where
 
 impl App {
     pub async fn start(db: TestDb) -> App {
+        App::start_with(db, linli_server::Config::default()).await
+    }
+
+    /// The application with `config` (a broker, say) over a fresh demo in `db`.
+    pub async fn start_with(db: TestDb, config: linli_server::Config) -> App {
         let mut store = db.open().await;
         store
             .use_keys(linli_store::Keyring::generate())
@@ -58,10 +63,7 @@ impl App {
             .await
             .expect("load 拱墅区 as another region");
         let backend = store.backend();
-        let app = linli_server::router(linli_server::AppState::new(
-            store.clone(),
-            linli_server::Config::default(),
-        ));
+        let app = linli_server::router(linli_server::AppState::new(store.clone(), config));
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind a local port");

@@ -1,0 +1,158 @@
+//! linli and the MQTT broker over the API: the state of ingestion for the operator, and the
+//! two calls a broker that asks linli about devices makes (EMQX's HTTP authentication and
+//! authorisation): may this device connect with this credential, and may it publish here.
+//!
+//! The answers follow EMQX 5's HTTP sources: `allow`, `deny`, or `ignore` for a user that is
+//! not a device (linli's own account, an operator's), which EMQX then asks its next source
+//! about.
+
+use std::sync::atomic::Ordering;
+
+use axum::extract::State;
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use linli_core::care::device_topic;
+use linli_core::Permission;
+use serde::{Deserialize, Serialize};
+use utoipa::{OpenApi, ToSchema};
+
+use crate::api::{ErrorBody, JsonBody};
+use crate::auth::ApiUser;
+use crate::error::{AppError, AppResult};
+use crate::AppState;
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/api/v1/care/broker", get(status))
+        .route("/api/v1/care/broker/authenticate", post(authenticate))
+        .route("/api/v1/care/broker/authorize", post(authorize))
+}
+
+/// linli's connection to the broker and what it has ingested since it started.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct BrokerStatus {
+    /// The broker's URL without its password; none when linli has no broker (HTTP only).
+    pub url: Option<String>,
+    /// Whether linli creates devices' accounts on the broker (Mosquitto's dynamic security).
+    pub provisions_accounts: bool,
+    pub connected: bool,
+    pub subscribed: bool,
+    /// The latest connection problem, if linli is not connected.
+    pub problem: Option<String>,
+    pub received: u64,
+    pub stored: u64,
+    pub duplicates: u64,
+    pub refused: u64,
+    pub batches: u64,
+    /// Batches that could not be written at once and were written again (none lost).
+    pub write_retries: u64,
+}
+
+#[utoipa::path(get, path = "/api/v1/care/broker", tag = "care", security(("bearer" = [])),
+    responses((status = 200, body = BrokerStatus), (status = 403, body = ErrorBody)))]
+async fn status(
+    State(state): State<AppState>,
+    ApiUser(s): ApiUser,
+) -> AppResult<Json<BrokerStatus>> {
+    if !s.user.role.allows(Permission::ViewRegistry) {
+        return Err(AppError::Forbidden);
+    }
+    let broker = state.broker.as_ref().ok();
+    let stats = broker
+        .and_then(|b| b.ingest.as_ref())
+        .map(|i| i.stats.clone());
+    let n = |f: fn(&linli_care::IngestStats) -> &std::sync::atomic::AtomicU64| {
+        stats.as_ref().map_or(0, |s| f(s).load(Ordering::Relaxed))
+    };
+    Ok(Json(BrokerStatus {
+        url: state.config.mqtt.as_ref().map(|c| c.display_url()),
+        provisions_accounts: broker.is_some_and(|b| b.provisioner.is_some()),
+        connected: stats
+            .as_ref()
+            .is_some_and(|s| s.connected.load(Ordering::Relaxed)),
+        subscribed: stats
+            .as_ref()
+            .is_some_and(|s| s.subscribed.load(Ordering::Relaxed)),
+        problem: match &state.broker {
+            Err(e) => Some(e.clone()),
+            Ok(_) => stats.as_ref().and_then(|s| s.problem()),
+        },
+        received: n(|s| &s.received),
+        stored: n(|s| &s.stored),
+        duplicates: n(|s| &s.duplicates),
+        refused: n(|s| &s.refused),
+        batches: n(|s| &s.batches),
+        write_retries: n(|s| &s.write_retries),
+    }))
+}
+
+/// What EMQX sends to authenticate a connecting client.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct AuthenticateBody {
+    pub username: String,
+    #[serde(default)]
+    pub password: String,
+}
+
+/// What EMQX sends to authorise a client's publish or subscribe.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct AuthorizeBody {
+    pub username: String,
+    pub topic: String,
+    /// publish or subscribe.
+    pub action: String,
+}
+
+/// allow, deny, or ignore (not a device: the broker asks its next source).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Verdict {
+    pub result: &'static str,
+    /// Devices are never superusers.
+    pub is_superuser: bool,
+}
+
+fn verdict(result: &'static str) -> Json<Verdict> {
+    Json(Verdict {
+        result,
+        is_superuser: false,
+    })
+}
+
+#[utoipa::path(post, path = "/api/v1/care/broker/authenticate", tag = "care",
+    request_body = AuthenticateBody,
+    responses((status = 200, body = Verdict, description = "allow: the device's own credential (a wrong one is counted as a refusal); ignore: not a device")))]
+async fn authenticate(
+    State(state): State<AppState>,
+    JsonBody(b): JsonBody<AuthenticateBody>,
+) -> AppResult<Json<Verdict>> {
+    // Only a registered device is linli's to judge; its wrong credential is counted.
+    if state.store.care_device(&b.username).await?.is_none() {
+        return Ok(verdict("ignore"));
+    }
+    let judged = state
+        .store
+        .authenticate_device(&b.username, &b.password, b"(MQTT connect)")
+        .await?;
+    Ok(verdict(if judged.is_ok() { "allow" } else { "deny" }))
+}
+
+#[utoipa::path(post, path = "/api/v1/care/broker/authorize", tag = "care",
+    request_body = AuthorizeBody,
+    responses((status = 200, body = Verdict, description = "allow: a device publishing to its own topic; deny: anything else a device tries; ignore: not a device")))]
+async fn authorize(
+    State(state): State<AppState>,
+    JsonBody(b): JsonBody<AuthorizeBody>,
+) -> AppResult<Json<Verdict>> {
+    if state.store.care_device(&b.username).await?.is_none() {
+        return Ok(verdict("ignore"));
+    }
+    let own = b.action == "publish" && b.topic == device_topic(b.username.trim());
+    Ok(verdict(if own { "allow" } else { "deny" }))
+}
+
+#[derive(OpenApi)]
+#[openapi(
+    paths(status, authenticate, authorize),
+    components(schemas(BrokerStatus, AuthenticateBody, AuthorizeBody, Verdict))
+)]
+pub struct CareBrokerDoc;
