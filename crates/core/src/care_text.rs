@@ -30,4 +30,5 @@ pub static TABLE: &[Entry] = &[
     ("care.past_time", "时间 {value} 早于 {days} 天前：请校准设备时钟。", "Time {value} is more than {days} days ago: set the device's clock."),
     ("care.bad_value", "{kind} 读数的值 {value} 无效：应为 {expected}。", "Value {value} is invalid for a {kind} reading: use {expected}."),
     ("care.provision_failed", "设备“{value}”已登记，但未能在 MQTT 服务器上开通账号：{detail}。请检查服务器后重置凭证（POST /api/v1/care/devices/{value}/credential）。", "Device “{value}” is registered, but its account could not be made on the MQTT broker: {detail}. Check the broker, then reset the credential (POST /api/v1/care/devices/{value}/credential)."),
+    ("care.bad_rule", "规则“{field}”的设置无效：应为 {expected}。", "The rule setting “{field}” is invalid: use {expected}."),
 ];
