@@ -7,6 +7,7 @@ pub mod broker;
 pub mod dynsec;
 pub mod ingest;
 pub mod testing;
+pub mod timer;
 
 pub use broker::{BrokerConfig, BrokerError, Provision};
 pub use dynsec::{ProvisionError, Provisioner};

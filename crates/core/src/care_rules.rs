@@ -56,6 +56,37 @@ pub enum AlarmKind {
 }
 
 impl AlarmKind {
+    /// The translation table's key of the alarm's name.
+    pub fn text_key(self) -> &'static str {
+        match self {
+            AlarmKind::Sos => "care.alarm.sos",
+            AlarmKind::Smoke => "care.alarm.smoke",
+            AlarmKind::Gas => "care.alarm.gas",
+            AlarmKind::Inactivity => "care.alarm.inactivity",
+            AlarmKind::NightExit => "care.alarm.night_exit",
+            AlarmKind::BedExit => "care.alarm.bed_exit",
+            AlarmKind::Vitals => "care.alarm.vitals",
+            AlarmKind::Offline => "care.alarm.offline",
+            AlarmKind::LowBattery => "care.alarm.low_battery",
+        }
+    }
+
+    pub const ALL: [AlarmKind; 9] = [
+        AlarmKind::Sos,
+        AlarmKind::Smoke,
+        AlarmKind::Gas,
+        AlarmKind::Inactivity,
+        AlarmKind::NightExit,
+        AlarmKind::BedExit,
+        AlarmKind::Vitals,
+        AlarmKind::Offline,
+        AlarmKind::LowBattery,
+    ];
+
+    pub fn parse(code: &str) -> Option<AlarmKind> {
+        AlarmKind::ALL.into_iter().find(|k| k.code() == code)
+    }
+
     pub fn code(self) -> &'static str {
         match self {
             AlarmKind::Sos => "sos",
@@ -315,8 +346,27 @@ struct DeviceSeen {
     run: i32,
 }
 
+/// The alarms raised and not cleared: (kind, device, when raised). A list, not a map, so
+/// that it is JSON as it is (a map's keys would have to be strings); a household has few.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+struct OpenAlarms(Vec<(AlarmKind, i64, i64)>);
+
+impl OpenAlarms {
+    fn contains(&self, kind: AlarmKind, device: i64) -> bool {
+        self.0.iter().any(|(k, d, _)| *k == kind && *d == device)
+    }
+
+    /// Removes the alarm; whether it was open.
+    fn remove(&mut self, kind: AlarmKind, device: i64) -> bool {
+        let before = self.0.len();
+        self.0.retain(|(k, d, _)| !(*k == kind && *d == device));
+        self.0.len() != before
+    }
+}
+
 /// One household's rule state.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct Household {
     /// The latest door or motion activity, and its device.
     last_activity: Option<(i64, i64)>,
@@ -328,7 +378,7 @@ pub struct Household {
     devices: BTreeMap<i64, DeviceSeen>,
     learned: Learned,
     /// The alarms raised and not cleared, per (kind, device).
-    open: BTreeMap<(AlarmKind, i64), i64>,
+    open: OpenAlarms,
 }
 
 impl Household {
@@ -460,9 +510,10 @@ impl Household {
             for kind in [AlarmKind::Inactivity, AlarmKind::NightExit] {
                 let raised: Vec<i64> = self
                     .open
-                    .keys()
-                    .filter(|(k, _)| *k == kind)
-                    .map(|(_, d)| *d)
+                    .0
+                    .iter()
+                    .filter(|(k, _, _)| *k == kind)
+                    .map(|(_, d, _)| *d)
                     .collect();
                 for d in raised {
                     self.clear(kind, d, at, out);
@@ -540,7 +591,7 @@ impl Household {
     /// minute. The time is never late (awake time runs no faster than the clock); ticking
     /// early only finds nothing and asks again. An overdue condition is due `now`.
     pub fn next_due(&self, rules: &Rules, now: i64) -> Option<i64> {
-        let open = |kind, device| self.open.contains_key(&(kind, device));
+        let open = |kind, device| self.open.contains(kind, device);
         // When a condition holds from `t` on (`>=` in `tick`), or just after it (`>`).
         let from = |t: i64| t.max(now);
         let after = |t: i64| (t + 1).max(now);
@@ -579,10 +630,10 @@ impl Household {
         since: i64,
         out: &mut Vec<Change>,
     ) {
-        if self.open.contains_key(&(kind, device)) {
+        if self.open.contains(kind, device) {
             return;
         }
-        self.open.insert((kind, device), at);
+        self.open.0.push((kind, device, at));
         out.push(Change::Raised {
             kind,
             severity,
@@ -593,19 +644,19 @@ impl Household {
     }
 
     fn clear(&mut self, kind: AlarmKind, device: i64, at: i64, out: &mut Vec<Change>) {
-        if self.open.remove(&(kind, device)).is_some() {
+        if self.open.remove(kind, device) {
             out.push(Change::Cleared { kind, device, at });
         }
     }
 
     /// A handler closed the alarm: the rule may raise it again.
     pub fn resolved(&mut self, kind: AlarmKind, device: i64) {
-        self.open.remove(&(kind, device));
+        self.open.remove(kind, device);
     }
 
     /// The alarms raised and not cleared.
     pub fn open(&self) -> impl Iterator<Item = (AlarmKind, i64)> + '_ {
-        self.open.keys().copied()
+        self.open.0.iter().map(|(k, d, _)| (*k, *d))
     }
 }
 
@@ -1047,10 +1098,32 @@ mod tests {
         let rules = Rules::default();
         let mut h = Household::default();
         motion(&mut h, &rules, at(0, 9, 0));
+        // With an alarm open, a device that beats, and a learned gap.
+        h.observe(
+            &rules,
+            7,
+            DeviceKind::Sos,
+            &reading(ReadingKind::Sos, Some(1.0), at(0, 9, 1)),
+        );
+        h.observe(
+            &rules,
+            8,
+            DeviceKind::Smoke,
+            &reading(ReadingKind::Heartbeat, None, at(0, 9, 2)),
+        );
+        motion(&mut h, &rules, at(0, 9, 0));
+        assert_eq!(h.open().collect::<Vec<_>>(), vec![(AlarmKind::Sos, 7)]);
         let saved = serde_json::to_string(&h).expect("serialise");
         let mut back: Household = serde_json::from_str(&saved).expect("deserialise");
         assert_eq!(back, h);
         let raised = run(&mut back, &rules, at(0, 21, 0), at(0, 21, 10), 5);
-        assert_eq!(raised, vec![(at(0, 21, 5), AlarmKind::Inactivity)]);
+        // The smoke detector's heartbeat was remembered too.
+        assert_eq!(
+            raised,
+            vec![
+                (at(0, 21, 0), AlarmKind::Offline),
+                (at(0, 21, 5), AlarmKind::Inactivity)
+            ]
+        );
     }
 }

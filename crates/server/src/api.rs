@@ -1015,5 +1015,6 @@ pub fn openapi_json() -> String {
     doc.merge(crate::healthcheck_api::HealthcheckDoc::openapi());
     doc.merge(crate::care_api::CareDoc::openapi());
     doc.merge(crate::care_broker_api::CareBrokerDoc::openapi());
+    doc.merge(crate::care_alarms_api::CareAlarmsDoc::openapi());
     doc.to_pretty_json().unwrap_or_else(|_| "{}".to_string())
 }

@@ -253,7 +253,7 @@ pub struct ListQuery {
 
 /// The key range of the `region` a list asks for, checked against the caller's area, or
 /// `None` when it asks for none; only for those who read the registry.
-fn asked_range(user: &User, region: Option<&str>) -> AppResult<Option<KeyRange>> {
+pub(crate) fn asked_range(user: &User, region: Option<&str>) -> AppResult<Option<KeyRange>> {
     if !user.role.allows(Permission::ViewRegistry) {
         return Err(AppError::Forbidden);
     }

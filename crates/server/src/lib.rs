@@ -19,6 +19,7 @@ use tower_http::compression::CompressionLayer;
 pub mod api;
 pub mod assets;
 pub mod auth;
+pub mod care_alarms_api;
 pub mod care_api;
 pub mod care_broker_api;
 pub mod error;
@@ -168,6 +169,7 @@ pub fn router(state: AppState) -> Router {
         .merge(healthcheck_api::routes())
         .merge(care_api::routes())
         .merge(care_broker_api::routes())
+        .merge(care_alarms_api::routes())
         .merge(open311::routes())
         .merge(registry_pages::routes())
         .merge(events_pages::routes())
@@ -244,6 +246,7 @@ pub async fn serve(store: Store, config: Config, listen: SocketAddr) -> std::io:
         return Err(std::io::Error::other(e.clone()));
     }
     events_api::spawn_scheduler(store.clone());
+    linli_care::timer::spawn_timer(store.clone());
     let app = router(state);
     let listener = tokio::net::TcpListener::bind(listen).await?;
     tracing::info!("linli listening on http://{}", listener.local_addr()?);

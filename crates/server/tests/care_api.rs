@@ -327,6 +327,14 @@ async fn a_device_registered_over_the_api_publishes_through_the_broker() {
         })
         .await;
         assert_eq!(listed["items"][0]["device_id"], "sos-0001");
+        // The press raised a critical alarm in the transaction that stored it.
+        let alarms = app
+            .get(&shegong, "/api/v1/care/alarms?state=open")
+            .await
+            .json();
+        assert_eq!(alarms["total"], 1, "{alarms}");
+        assert_eq!(alarms["items"][0]["kind"], "sos");
+        assert_eq!(alarms["items"][0]["severity"], "critical");
         let status = app.get(&shegong, "/api/v1/care/broker").await.json();
         assert_eq!(status["connected"], true);
         assert_eq!(status["provisions_accounts"], true);
@@ -430,4 +438,70 @@ async fn a_device_registered_over_the_api_publishes_through_the_broker() {
         }
         app.stop().await;
     }
+}
+
+#[tokio::test]
+async fn readings_over_http_raise_alarms_that_the_area_lists() {
+    on_each_backend(|app| async move {
+        let shegong = app.token("shegong").await;
+        let jumin = app.token("jumin").await;
+        let household = household_in(&app, &shegong, COMMUNITY).await["id"]
+            .as_i64()
+            .expect("household id");
+        let body = json!({"device_id": "smoke-0001", "kind": "smoke", "household_id": household});
+        let made = app.post(&shegong, "/api/v1/care/devices", &body).await;
+        made.status(201);
+        let credential = made.json()["credential"]
+            .as_str()
+            .expect("credential")
+            .to_string();
+        let empty = app.get(&shegong, "/api/v1/care/alarms").await;
+        empty.status(200);
+        assert_eq!(empty.json()["total"], 0);
+
+        // Smoke, then clear: one critical alarm whose condition has ended, still open for
+        // a person to close.
+        let r = send(
+            &app,
+            "smoke-0001",
+            &credential,
+            &json!([
+                reading("smoke", json!(true), 1),
+                reading("smoke", json!(false), 2)
+            ]),
+        )
+        .await;
+        r.status(200);
+        let open = app
+            .get(&shegong, "/api/v1/care/alarms?state=open")
+            .await
+            .json();
+        assert_eq!(open["total"], 1, "{open}");
+        let a = &open["items"][0];
+        assert_eq!(
+            (a["kind"].as_str(), a["severity"].as_str()),
+            (Some("smoke"), Some("critical"))
+        );
+        assert_eq!(a["kind_name"], "烟雾报警");
+        assert_eq!(a["community"], COMMUNITY);
+        assert!(a["cleared_at"].is_string(), "{a}");
+        let resolved = app
+            .get(&shegong, "/api/v1/care/alarms?state=resolved")
+            .await
+            .json();
+        assert_eq!(resolved["total"], 0);
+
+        // A state that is not one, a resident, a region outside the area.
+        app.get(&shegong, "/api/v1/care/alarms?state=closed")
+            .await
+            .error(400, "care_bad_alarm_state", Some("state"));
+        app.get(&jumin, "/api/v1/care/alarms")
+            .await
+            .error(403, "forbidden", None);
+        app.get(&shegong, "/api/v1/care/alarms?region=330105")
+            .await
+            .error(403, "no_access", None);
+        app
+    })
+    .await;
 }

@@ -18,6 +18,7 @@ use serde_json::json;
 use sha2::{Digest, Sha256};
 
 use crate::audit::{write_entry, Actor, Entry};
+use crate::care_alarms::{self, Raised};
 use crate::registry::{Listing, Page};
 use crate::{is_unique_violation, now_ms, on_read, on_write, Result, Store, StoreError};
 
@@ -56,6 +57,7 @@ pub struct Device {
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct DeviceAuth {
     pub key: i64,
+    pub household_id: i64,
     pub kind: DeviceKind,
     pub community: RegionCode,
     /// The household's place, for range queries.
@@ -70,6 +72,8 @@ pub struct Ingested {
     pub duplicates: u64,
     /// Each refused payload's place in the batch and why.
     pub refused: Vec<(usize, Problem)>,
+    /// The alarms the readings raised.
+    pub alarms: Vec<Raised>,
 }
 
 /// What became of a batch that came through the broker.
@@ -81,6 +85,8 @@ pub struct BatchOutcome {
     pub refused: u64,
     /// The readings stored now, each with its device, in the order they were sent.
     pub stored: Vec<(DeviceAuth, Reading)>,
+    /// The alarms the readings raised.
+    pub alarms: Vec<Raised>,
 }
 
 /// A parsed batch, ready to write.
@@ -106,6 +112,7 @@ type Refused<'a> = (
 struct Written {
     duplicates: u64,
     stored: Vec<(DeviceAuth, Reading)>,
+    alarms: Vec<Raised>,
 }
 
 /// One device's share of a batch, for its row's counters.
@@ -183,6 +190,7 @@ fn counters_for(rows: &mut HashMap<i64, DeviceCounters>, key: i64) -> &mut Devic
 fn device_auth(
     device_id: &str,
     key: i64,
+    household_id: i64,
     kind: &str,
     community_key: i64,
     region_key: i64,
@@ -196,6 +204,7 @@ fn device_auth(
     })?;
     Ok(DeviceAuth {
         key,
+        household_id,
         kind,
         community,
         region_key,
@@ -455,9 +464,9 @@ impl Store {
         credential: &str,
         payload: &[u8],
     ) -> Result<std::result::Result<DeviceAuth, Problem>> {
-        let found: Option<(i64, String, i64, i64, String)> = on_read!(self, p => {
+        let found: Option<(i64, String, i64, i64, String, i64)> = on_read!(self, p => {
             sqlx::query_as(
-                "SELECT id, kind, community_key, region_key, secret_hash FROM care_devices WHERE device_id = $1",
+                "SELECT id, kind, community_key, region_key, secret_hash, household_id FROM care_devices WHERE device_id = $1",
             )
             .bind(device_id)
             .fetch_optional(p)
@@ -467,12 +476,13 @@ impl Store {
             None => {
                 Problem::new("care_unknown_device", "care.unknown_device").arg("value", device_id)
             }
-            Some((key, kind, community_key, region_key, hash))
+            Some((key, kind, community_key, region_key, hash, household_id))
                 if *hash == secret_hash(credential) =>
             {
                 return Ok(Ok(device_auth(
                     device_id,
                     *key,
+                    *household_id,
                     kind,
                     *community_key,
                     *region_key,
@@ -514,6 +524,7 @@ impl Store {
             stored: written.stored.len() as u64,
             duplicates: written.duplicates,
             refused,
+            alarms: written.alarms,
         })
     }
 
@@ -553,6 +564,7 @@ impl Store {
             duplicates: written.duplicates,
             refused: batch.refused.len() as u64,
             stored: written.stored,
+            alarms: written.alarms,
         })
     }
 
@@ -566,9 +578,9 @@ impl Store {
         wanted.dedup();
         let mut found = HashMap::with_capacity(wanted.len());
         for chunk in wanted.chunks(1_000) {
-            let rows: Vec<(i64, String, String, i64, i64)> = on_read!(self, p => {
+            let rows: Vec<(i64, String, i64, String, i64, i64)> = on_read!(self, p => {
                 let mut qb = sqlx::QueryBuilder::<DB>::new(
-                    "SELECT id, device_id, kind, community_key, region_key FROM care_devices WHERE device_id IN (",
+                    "SELECT id, device_id, household_id, kind, community_key, region_key FROM care_devices WHERE device_id IN (",
                 );
                 let mut list = qb.separated(", ");
                 for id in chunk {
@@ -577,10 +589,11 @@ impl Store {
                 qb.push(")");
                 qb.build_query_as().persistent(false).fetch_all(p).await?
             });
-            for (key, id, kind, community_key, region_key) in rows {
+            for (key, id, household_id, kind, community_key, region_key) in rows {
                 // The map is keyed by the caller's strings; the chunk is sorted.
                 if let Ok(at) = chunk.binary_search(&id.as_str()) {
-                    let auth = device_auth(&id, key, &kind, community_key, region_key)?;
+                    let auth =
+                        device_auth(&id, key, household_id, &kind, community_key, region_key)?;
                     found.insert(chunk[at], auth);
                 }
             }
@@ -592,7 +605,7 @@ impl Store {
     /// devices' counters, and the refusals that the counters include.
     async fn write_batch(&self, batch: &Batch<'_>, now: i64) -> Result<Written> {
         let mut stored: Vec<(DeviceAuth, Reading)> = Vec::with_capacity(batch.accepted.len());
-        let counters = on_write!(self, p => {
+        let (counters, alarms) = on_write!(self, p => {
             let mut tx = p.begin().await?;
             let mut inserted: HashSet<(i64, i64)> = HashSet::with_capacity(batch.accepted.len());
             for chunk in batch.accepted.chunks(READINGS_PER_STATEMENT) {
@@ -645,12 +658,18 @@ impl Store {
             for ((device_id, place), grouped) in &counters.refusals {
                 count_refusals_on!(tx, device_id, *place, grouped);
             }
+            // And the rules see exactly the readings stored now, in the same transaction.
+            let groups = care_alarms::by_household(&stored);
+            let loaded = care_alarms::load_households_on!(tx, groups.keys().copied().collect());
+            let watched = care_alarms::observe(groups, loaded);
+            let alarms = care_alarms::write_watched_on!(tx, &watched, now);
             tx.commit().await?;
-            counters
+            (counters, alarms)
         });
         Ok(Written {
             duplicates: counters.duplicates,
             stored,
+            alarms,
         })
     }
 

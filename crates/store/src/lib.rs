@@ -20,6 +20,7 @@ pub mod apikeys;
 pub mod audit;
 mod batch;
 pub mod care;
+pub mod care_alarms;
 mod copy_text;
 pub mod demo;
 pub mod demo_events;
@@ -101,6 +102,11 @@ pub(crate) trait BeginWrite: sqlx::Database {
     /// RETURNING order is not promised, so ids are taken first). Run inside the write
     /// transaction.
     const NEW_EVENT_IDS: &'static str;
+    /// What a SELECT ends with to lock its rows for this transaction: nothing on SQLite,
+    /// whose one writer holds the database.
+    const LOCK_ROWS: &'static str;
+    /// The same, passing over rows another transaction holds (work queues).
+    const LOCK_ROWS_SKIP_LOCKED: &'static str;
 }
 
 impl BeginWrite for sqlx::Sqlite {
@@ -110,12 +116,16 @@ impl BeginWrite for sqlx::Sqlite {
     const NEW_EVENT_IDS: &'static str = "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < $1) \
         SELECT MAX(COALESCE((SELECT MAX(id) FROM events), 0), \
                    COALESCE((SELECT seq FROM sqlite_sequence WHERE name = 'events'), 0)) + i FROM n";
+    const LOCK_ROWS: &'static str = "";
+    const LOCK_ROWS_SKIP_LOCKED: &'static str = "";
 }
 
 impl BeginWrite for sqlx::Postgres {
     const BEGIN: &'static str = "BEGIN";
     const NEW_EVENT_IDS: &'static str =
         "SELECT nextval(pg_get_serial_sequence('events', 'id')) FROM generate_series(1, $1)";
+    const LOCK_ROWS: &'static str = " FOR UPDATE";
+    const LOCK_ROWS_SKIP_LOCKED: &'static str = " FOR UPDATE SKIP LOCKED";
 }
 
 /// Which database a store runs on.

@@ -2,6 +2,7 @@
 //! credential, readings stored once each, and everything refused counted with its reason.
 
 use linli_core::care::DeviceKind;
+use linli_core::care_rules::{AlarmKind, Severity};
 use linli_core::RegionCode;
 use linli_pii::Keyring;
 use linli_store::care::DeviceAuth;
@@ -290,5 +291,98 @@ async fn a_broker_batch_of_many_devices_is_written_at_once_and_accounted_for() {
             (strangers[0].device_id.as_str(), strangers[0].count),
             ("ghost-9", 2)
         );
+    }
+}
+
+/// A reading at `ts` (ms).
+fn reading_at(kind: &str, value: &str, seq: i64, ts: i64) -> Vec<u8> {
+    let ts = chrono::DateTime::from_timestamp_millis(ts)
+        .expect("time")
+        .to_rfc3339();
+    format!(r#"{{"ts":"{ts}","kind":"{kind}","value":{value},"seq":{seq}}}"#).into_bytes()
+}
+
+#[tokio::test]
+async fn readings_raise_alarms_in_their_transaction_and_time_raises_the_rest() {
+    for db in TestDb::both().await {
+        let mut s = db.open().await;
+        s.use_keys(Keyring::generate()).await.expect("keys");
+        eprintln!("backend: {:?}", s.backend());
+        s.build_demo("demo-pass-1", 0.001, None, &Quiet)
+            .await
+            .expect("demo");
+        let (household, community) = a_household(&s).await;
+        for (id, kind) in [("sos-a", DeviceKind::Sos), ("motion-a", DeviceKind::Motion)] {
+            s.register_device(&actor(), id, kind, household)
+                .await
+                .expect("register");
+        }
+        let now = linli_store::now_ms();
+        let minute = 60_000;
+
+        // An SOS press raises a critical alarm with the batch that stores it; pressed again
+        // while open, nothing more.
+        let press = reading_at("sos", "true", 1, now - 5 * minute);
+        let again = reading_at("sos", "true", 2, now - 4 * minute);
+        let moved = reading_at("motion", "true", 1, now - 3 * minute);
+        let sent: Vec<(&str, &[u8])> =
+            vec![("sos-a", &press), ("sos-a", &again), ("motion-a", &moved)];
+        let done = s.ingest_batch(&sent).await.expect("ingest");
+        let kinds: Vec<_> = done.alarms.iter().map(|a| (a.kind, a.severity)).collect();
+        assert_eq!(kinds, vec![(AlarmKind::Sos, Severity::Critical)]);
+        // Redelivered: stored already, so the rules do not see it twice.
+        let redelivered = s.ingest_batch(&sent).await.expect("ingest");
+        assert!(redelivered.alarms.is_empty());
+
+        // Nothing due yet; 12 awake hours after the last movement the timer raises
+        // inactivity (the household has no learned normal: the default applies). The
+        // sleeping window's hours do not count, so look a full day on.
+        let early = s.tick_care(now, 100).await.expect("tick");
+        assert!(early.raised.is_empty());
+        let later = s
+            .tick_care(now + 24 * 60 * minute, 100)
+            .await
+            .expect("tick");
+        assert_eq!(later.households, 1);
+        let kinds: Vec<_> = later.raised.iter().map(|a| a.kind).collect();
+        assert_eq!(kinds, vec![AlarmKind::Inactivity]);
+        // Not due again at once: the same tick finds nobody.
+        let same = s
+            .tick_care(now + 24 * 60 * minute, 100)
+            .await
+            .expect("tick");
+        assert_eq!(same.households, 0);
+
+        // Listed for the community, the latest first; movement clears the inactivity's
+        // condition (the alarm stays open for a person to close).
+        let moved_again = reading_at("motion", "true", 2, now - minute);
+        s.ingest_batch(&[("motion-a", moved_again.as_slice())])
+            .await
+            .expect("ingest");
+        let listed = s
+            .care_alarms(community.range(), Some("open"), Page::new(None, None))
+            .await
+            .expect("alarms");
+        assert_eq!(listed.total, 2);
+        let by_kind: Vec<(&str, &str, bool)> = listed
+            .items
+            .iter()
+            .map(|a| {
+                (
+                    a.kind.as_str(),
+                    a.device_id.as_str(),
+                    a.cleared_at.is_some(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            by_kind,
+            vec![("inactivity", "motion-a", true), ("sos", "sos-a", false)]
+        );
+        let none = s
+            .care_alarms(community.range(), Some("resolved"), Page::new(None, None))
+            .await
+            .expect("alarms");
+        assert_eq!(none.total, 0);
     }
 }

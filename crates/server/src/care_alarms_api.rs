@@ -1,0 +1,125 @@
+//! Care's alarms over the API: what the rules raised in a region, by state.
+
+use axum::extract::{Query, State};
+use axum::routing::get;
+use axum::{Json, Router};
+use linli_core::care_rules::AlarmKind;
+use linli_core::i18n::{text, Lang};
+use linli_core::Problem;
+use linli_store::care_alarms::{Alarm, ALARM_STATES};
+use linli_store::registry::Page;
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, OpenApi, ToSchema};
+
+use crate::api::ErrorBody;
+use crate::auth::ApiUser;
+use crate::care_api::asked_range;
+use crate::error::{AppError, AppResult};
+use crate::events_api::rfc3339;
+use crate::{AppState, ReqLang};
+
+pub fn routes() -> Router<AppState> {
+    Router::new().route("/api/v1/care/alarms", get(list))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct AlarmQuery {
+    /// A region code in the caller's area (default: the whole area).
+    pub region: Option<String>,
+    /// open, acknowledged or resolved (default: all).
+    pub state: Option<String>,
+    pub offset: Option<i64>,
+    pub limit: Option<i64>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AlarmDto {
+    pub id: i64,
+    pub household_id: i64,
+    pub device_id: String,
+    /// sos, smoke, gas, inactivity, night_exit, bed_exit, vitals, offline or low_battery.
+    pub kind: String,
+    pub kind_name: String,
+    /// critical, warning or info.
+    pub severity: String,
+    /// open, acknowledged or resolved.
+    pub state: String,
+    pub community: String,
+    /// When the condition began (the last activity, the press).
+    pub since: String,
+    pub raised_at: String,
+    /// When the condition ended (the device said so), if it has.
+    pub cleared_at: Option<String>,
+    pub acknowledged_at: Option<String>,
+    pub acknowledged_by: Option<String>,
+    pub resolved_at: Option<String>,
+    pub resolved_by: Option<String>,
+    pub outcome: Option<String>,
+}
+
+fn alarm_dto(a: &Alarm, lang: Lang) -> AlarmDto {
+    AlarmDto {
+        id: a.id,
+        household_id: a.household_id,
+        device_id: a.device_id.clone(),
+        kind: a.kind.clone(),
+        kind_name: AlarmKind::parse(&a.kind)
+            .map(|k| text(lang, k.text_key()).to_string())
+            .unwrap_or_else(|| a.kind.clone()),
+        severity: a.severity.clone(),
+        state: a.state.clone(),
+        community: linli_core::RegionCode::from_key(a.community_key, linli_core::Level::Community)
+            .map(|c| c.to_string())
+            .unwrap_or_default(),
+        since: rfc3339(a.since),
+        raised_at: rfc3339(a.raised_at),
+        cleared_at: a.cleared_at.map(rfc3339),
+        acknowledged_at: a.acknowledged_at.map(rfc3339),
+        acknowledged_by: a.acknowledged_by.clone(),
+        resolved_at: a.resolved_at.map(rfc3339),
+        resolved_by: a.resolved_by.clone(),
+        outcome: a.outcome.clone(),
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AlarmPage {
+    pub items: Vec<AlarmDto>,
+    pub total: i64,
+}
+
+#[utoipa::path(get, path = "/api/v1/care/alarms", tag = "care", security(("bearer" = [])),
+    params(AlarmQuery),
+    responses((status = 200, body = AlarmPage, description = "The latest first"),
+        (status = 400, body = ErrorBody), (status = 403, body = ErrorBody)))]
+async fn list(
+    State(state): State<AppState>,
+    ReqLang(lang): ReqLang,
+    ApiUser(s): ApiUser,
+    Query(q): Query<AlarmQuery>,
+) -> AppResult<Json<AlarmPage>> {
+    let range = asked_range(&s.user, q.region.as_deref())?.unwrap_or(s.user.scope.range());
+    let wanted = q.state.as_deref().map(str::trim).filter(|s| !s.is_empty());
+    if let Some(w) = wanted {
+        if !ALARM_STATES.contains(&w) {
+            return Err(AppError::bad_request(
+                Problem::new("care_bad_alarm_state", "care.bad_alarm_state")
+                    .arg("value", w.to_string())
+                    .arg("options", ALARM_STATES.join(", "))
+                    .field("state"),
+            ));
+        }
+    }
+    let page = state
+        .store
+        .care_alarms(range, wanted, Page::new(q.offset, q.limit))
+        .await?;
+    Ok(Json(AlarmPage {
+        items: page.items.iter().map(|a| alarm_dto(a, lang)).collect(),
+        total: page.total,
+    }))
+}
+
+#[derive(OpenApi)]
+#[openapi(paths(list), components(schemas(AlarmDto, AlarmPage)))]
+pub struct CareAlarmsDoc;
