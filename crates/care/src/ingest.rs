@@ -215,7 +215,9 @@ async fn write(
         };
         for p in &batch {
             if client.ack(p).await.is_err() {
-                // The connection's loop is gone; the broker delivers these again.
+                // The connection's loop is gone (ingestion is stopping); the broker
+                // delivers these again to the next session.
+                tracing::warn!("MQTT ingest stopped before acknowledging a stored batch");
                 return;
             }
         }

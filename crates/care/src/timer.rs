@@ -1,31 +1,72 @@
-//! The alarm timer: the rules that time raises (inactivity, a night exit, a bed left empty,
-//! a device offline) are applied to the households that are due, twice a minute. Readings
-//! raise theirs as they are stored; this is for the silence between them.
+//! The alarm timer. Twice a minute it applies the rules that time raises (inactivity, a
+//! night exit, a bed left empty, a device offline) to the households that are due, makes
+//! events of new alarms, and escalates the events of alarms not acknowledged in time.
+//! Readings raise their alarms as they are stored; a poke after such a batch makes their
+//! events at once rather than at the next round.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use linli_store::Store;
+use tokio::sync::Notify;
 
 /// How often linli looks for households whose time-driven rules are due.
 pub const TICK_EVERY: Duration = Duration::from_secs(30);
+/// Alarms made into events per round trip.
+const DISPATCH_PAGE: i64 = 200;
 
-/// Runs the timer until the task is dropped or aborted.
-pub fn spawn_timer(store: Store) -> tokio::task::JoinHandle<()> {
-    tokio::spawn(async move {
-        let mut every = tokio::time::interval(TICK_EVERY);
-        every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        loop {
-            every.tick().await;
-            match store.tick_care_now().await {
-                Ok(t) if !t.raised.is_empty() => tracing::info!(
-                    "care timer: {} alarms raised over {} households due",
-                    t.raised.len(),
-                    t.households
-                ),
-                Ok(_) => {}
-                // The households stay due: the next tick tries again.
-                Err(e) => tracing::error!("care timer: {e}"),
+/// A handle that wakes the timer; cheap to clone.
+#[derive(Clone, Default)]
+pub struct Timer(Arc<Notify>);
+
+impl Timer {
+    /// New alarms were stored: make their events now.
+    pub fn poke(&self) {
+        self.0.notify_one();
+    }
+
+    /// Runs the timer until the task is dropped or aborted.
+    pub fn spawn(&self, store: Store) -> tokio::task::JoinHandle<()> {
+        let wake = self.0.clone();
+        tokio::spawn(async move {
+            if let Err(e) = store.ensure_care_categories().await {
+                tracing::error!("care: adding the alarm categories to the catalog: {e}");
             }
-        }
-    })
+            let mut every = tokio::time::interval(TICK_EVERY);
+            every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                let full_round = tokio::select! {
+                    _ = every.tick() => true,
+                    _ = wake.notified() => false,
+                };
+                if full_round {
+                    match store.tick_care_now().await {
+                        Ok(t) if !t.raised.is_empty() => tracing::info!(
+                            "care timer: {} alarms raised over {} households due",
+                            t.raised.len(),
+                            t.households
+                        ),
+                        Ok(_) => {}
+                        // The households stay due: the next round tries again.
+                        Err(e) => tracing::error!("care timer: {e}"),
+                    }
+                }
+                if let Err(e) = dispatch_all(&store).await {
+                    tracing::error!("care timer: making events of alarms: {e}");
+                }
+                if full_round {
+                    match store.escalate_unacknowledged(linli_store::now_ms()).await {
+                        Ok(0) => {}
+                        Ok(n) => tracing::info!("care timer: {n} unacknowledged alarms escalated"),
+                        Err(e) => tracing::error!("care timer: escalating: {e}"),
+                    }
+                }
+            }
+        })
+    }
+}
+
+async fn dispatch_all(store: &Store) -> linli_store::Result<()> {
+    while store.dispatch_care_alarms(DISPATCH_PAGE).await? as i64 == DISPATCH_PAGE {}
+    Ok(())
 }

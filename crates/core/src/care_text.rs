@@ -41,4 +41,13 @@ pub static TABLE: &[Entry] = &[
     ("care.alarm.offline", "设备离线", "Device offline"),
     ("care.alarm.low_battery", "电量低", "Low battery"),
     ("care.bad_alarm_state", "告警状态“{value}”无效；可选：{options}。", "Alarm state “{value}” is invalid; use one of: {options}."),
+    ("care.alarm_not_open", "该告警已是“{value}”状态，不能再签收。", "This alarm is already {value}: it cannot be acknowledged."),
+    ("care.alarm_not_acknowledged", "该告警为“{value}”状态：请先签收，再处置。", "This alarm is {value}: acknowledge it before resolving it."),
+    ("care.alarm_not_dispatched", "该告警尚未生成事件，请稍后再试。", "This alarm has not become an event yet: try again in a moment."),
+    ("care.bad_outcome", "处置结果“{value}”无效；可选：{options}。", "Outcome “{value}” is invalid; use one of: {options}."),
+    ("care.outcome.false_alarm", "误报", "False alarm"),
+    ("care.outcome.visited_fine", "已上门，平安", "Visited, all well"),
+    ("care.outcome.helped_at_home", "已上门协助", "Helped at home"),
+    ("care.outcome.sent_to_hospital", "已送医", "Sent to hospital"),
+    ("care.outcome.device_fixed", "设备已处理", "Device seen to"),
 ];

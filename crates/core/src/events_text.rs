@@ -40,6 +40,7 @@ pub static TABLE: &[Entry] = &[
     ("events.action.warn_yellow", "黄灯预警", "Yellow warning"),
     ("events.action.warn_red", "红灯超期", "Red: overdue"),
     ("events.action.auto_escalate", "超期自动上报", "Escalated when overdue"),
+    ("events.action.unacknowledged", "告警超时未签收，自动上报", "Alarm not acknowledged in time, escalated"),
     ("events.action.summons_overdue", "报到超时上报", "Check-in overdue, escalated"),
     // Refusals
     ("events.refusal.outside_area", "这件事不在您负责的区域内。", "This event is outside your area."),

@@ -1,7 +1,9 @@
 //! Care's alarms over the API: what the rules raised in a region, by state.
 
-use axum::extract::{Query, State};
-use axum::routing::get;
+use std::net::SocketAddr;
+
+use axum::extract::{ConnectInfo, Path, Query, State};
+use axum::routing::{get, post};
 use axum::{Json, Router};
 use linli_core::care_rules::AlarmKind;
 use linli_core::i18n::{text, Lang};
@@ -11,7 +13,7 @@ use linli_store::registry::Page;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, OpenApi, ToSchema};
 
-use crate::api::ErrorBody;
+use crate::api::{ErrorBody, JsonBody};
 use crate::auth::ApiUser;
 use crate::care_api::asked_range;
 use crate::error::{AppError, AppResult};
@@ -19,7 +21,10 @@ use crate::events_api::rfc3339;
 use crate::{AppState, ReqLang};
 
 pub fn routes() -> Router<AppState> {
-    Router::new().route("/api/v1/care/alarms", get(list))
+    Router::new()
+        .route("/api/v1/care/alarms", get(list))
+        .route("/api/v1/care/alarms/{id}/acknowledge", post(acknowledge))
+        .route("/api/v1/care/alarms/{id}/resolve", post(resolve))
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -54,7 +59,11 @@ pub struct AlarmDto {
     pub acknowledged_by: Option<String>,
     pub resolved_at: Option<String>,
     pub resolved_by: Option<String>,
+    /// false_alarm, visited_fine, helped_at_home, sent_to_hospital or device_fixed.
     pub outcome: Option<String>,
+    pub outcome_name: Option<String>,
+    /// The event it became, in the household's grid worker's inbox.
+    pub event_id: Option<i64>,
 }
 
 fn alarm_dto(a: &Alarm, lang: Lang) -> AlarmDto {
@@ -79,6 +88,11 @@ fn alarm_dto(a: &Alarm, lang: Lang) -> AlarmDto {
         resolved_at: a.resolved_at.map(rfc3339),
         resolved_by: a.resolved_by.clone(),
         outcome: a.outcome.clone(),
+        outcome_name: a
+            .outcome
+            .as_ref()
+            .map(|o| text(lang, &format!("care.outcome.{o}")).to_string()),
+        event_id: a.event_id,
     }
 }
 
@@ -120,6 +134,77 @@ async fn list(
     }))
 }
 
+/// Alarm `id` if it lies in the caller's area; otherwise as if it did not exist.
+async fn alarm_in_area(state: &AppState, user: &linli_store::User, id: i64) -> AppResult<Alarm> {
+    match state.store.care_alarm(id).await? {
+        Some(a) if user.scope.range().contains(a.region_key) => Ok(a),
+        _ => Err(AppError::NotFound(format!("alarm {id}"))),
+    }
+}
+
+#[utoipa::path(post, path = "/api/v1/care/alarms/{id}/acknowledge", tag = "care", security(("bearer" = [])),
+    params(("id" = i64, Path, description = "The alarm's id")),
+    responses((status = 200, body = AlarmDto, description = "Acknowledged: its event is accepted in the caller's name"),
+        (status = 403, body = ErrorBody, description = "Not the handler of its event"),
+        (status = 404, body = ErrorBody), (status = 409, body = ErrorBody, description = "Not open, or not yet an event")))]
+async fn acknowledge(
+    State(state): State<AppState>,
+    ReqLang(lang): ReqLang,
+    ConnectInfo(addr): ConnectInfo<SocketAddr>,
+    ApiUser(s): ApiUser,
+    Path(id): Path<i64>,
+) -> AppResult<Json<AlarmDto>> {
+    alarm_in_area(&state, &s.user, id).await?;
+    state
+        .store
+        .acknowledge_care_alarm(&s.user, Some(addr.ip().to_string()), id)
+        .await?;
+    Ok(Json(alarm_dto(
+        &alarm_in_area(&state, &s.user, id).await?,
+        lang,
+    )))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct ResolveBody {
+    /// false_alarm, visited_fine, helped_at_home, sent_to_hospital or device_fixed.
+    pub outcome: String,
+    pub note: Option<String>,
+}
+
+#[utoipa::path(post, path = "/api/v1/care/alarms/{id}/resolve", tag = "care", security(("bearer" = [])),
+    params(("id" = i64, Path, description = "The alarm's id")), request_body = ResolveBody,
+    responses((status = 200, body = AlarmDto, description = "Resolved: its event is reported back for the community to verify"),
+        (status = 400, body = ErrorBody), (status = 403, body = ErrorBody),
+        (status = 404, body = ErrorBody), (status = 409, body = ErrorBody, description = "Not acknowledged")))]
+async fn resolve(
+    State(state): State<AppState>,
+    ReqLang(lang): ReqLang,
+    ConnectInfo(addr): ConnectInfo<SocketAddr>,
+    ApiUser(s): ApiUser,
+    Path(id): Path<i64>,
+    JsonBody(b): JsonBody<ResolveBody>,
+) -> AppResult<Json<AlarmDto>> {
+    alarm_in_area(&state, &s.user, id).await?;
+    state
+        .store
+        .resolve_care_alarm(
+            &s.user,
+            Some(addr.ip().to_string()),
+            id,
+            b.outcome.trim(),
+            b.note.as_deref(),
+        )
+        .await?;
+    Ok(Json(alarm_dto(
+        &alarm_in_area(&state, &s.user, id).await?,
+        lang,
+    )))
+}
+
 #[derive(OpenApi)]
-#[openapi(paths(list), components(schemas(AlarmDto, AlarmPage)))]
+#[openapi(
+    paths(list, acknowledge, resolve),
+    components(schemas(AlarmDto, AlarmPage, ResolveBody))
+)]
 pub struct CareAlarmsDoc;

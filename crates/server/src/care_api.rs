@@ -460,6 +460,9 @@ async fn readings(
         .store
         .ingest_readings(&device_id, device, &slices)
         .await?;
+    if !done.alarms.is_empty() {
+        state.care_timer.poke();
+    }
     let all_refused = done.stored + done.duplicates == 0;
     let dto = IngestedDto {
         stored: done.stored,

@@ -78,6 +78,8 @@ pub struct Inner {
     pub photos: Result<linli_photo::PhotoStore, String>,
     /// The broker connections, or why they could not be made.
     pub broker: Result<Broker, String>,
+    /// Wakes the care timer when readings raised alarms (it runs only under `serve`).
+    pub care_timer: linli_care::timer::Timer,
 }
 
 /// linli's connections to the MQTT broker: ingestion, and the control connection that
@@ -91,12 +93,22 @@ pub struct Broker {
 impl Broker {
     /// Connects to the broker `config` names, if any (in the background: a broker that is
     /// down is retried, and readings wait there).
-    fn start(store: &Store, config: Option<&linli_care::BrokerConfig>) -> Result<Broker, String> {
+    fn start(
+        store: &Store,
+        config: Option<&linli_care::BrokerConfig>,
+        timer: &linli_care::timer::Timer,
+    ) -> Result<Broker, String> {
         let Some(config) = config else {
             return Ok(Broker::default());
         };
-        let ingest =
-            linli_care::Ingest::start(store.clone(), config, None).map_err(|e| e.to_string())?;
+        let poke = timer.clone();
+        let on_batch: linli_care::ingest::OnBatch = Arc::new(move |done| {
+            if !done.alarms.is_empty() {
+                poke.poke();
+            }
+        });
+        let ingest = linli_care::Ingest::start(store.clone(), config, Some(on_batch))
+            .map_err(|e| e.to_string())?;
         let provisioner = match config.provision {
             linli_care::Provision::Dynsec => {
                 Some(linli_care::Provisioner::start(config).map_err(|e| e.to_string())?)
@@ -123,8 +135,10 @@ impl AppState {
         let dir = config.photo_dir();
         let photos = linli_photo::PhotoStore::open(&dir)
             .map_err(|e| format!("cannot open the photo directory {}: {e}", dir.display()));
-        let broker = Broker::start(&store, config.mqtt.as_ref());
+        let care_timer = linli_care::timer::Timer::default();
+        let broker = Broker::start(&store, config.mqtt.as_ref(), &care_timer);
         AppState(Arc::new(Inner {
+            care_timer,
             photos,
             broker,
             store,
@@ -246,7 +260,7 @@ pub async fn serve(store: Store, config: Config, listen: SocketAddr) -> std::io:
         return Err(std::io::Error::other(e.clone()));
     }
     events_api::spawn_scheduler(store.clone());
-    linli_care::timer::spawn_timer(store.clone());
+    state.care_timer.spawn(store.clone());
     let app = router(state);
     let listener = tokio::net::TcpListener::bind(listen).await?;
     tracing::info!("linli listening on http://{}", listener.local_addr()?);

@@ -505,3 +505,164 @@ async fn readings_over_http_raise_alarms_that_the_area_lists() {
     })
     .await;
 }
+
+/// Event `id` as `token` reads it.
+async fn event_of(app: &App, token: &str, id: i64) -> Value {
+    let r = app.get(token, &format!("/api/v1/events/{id}")).await;
+    r.status(200);
+    r.json()["event"].clone()
+}
+
+#[tokio::test]
+async fn an_alarm_becomes_the_grid_worker_s_event_and_is_acknowledged_resolved_or_escalated() {
+    on_each_backend(|app| async move {
+        const GRID: &str = "330102001051001";
+        let shegong = app.token("shegong").await;
+        let wangge = app.token("wangge").await;
+        let household = household_in(&app, &wangge, GRID).await["id"]
+            .as_i64()
+            .expect("a household in the grid");
+        let body = json!({"device_id": "smoke-0002", "kind": "smoke", "household_id": household});
+        let made = app.post(&shegong, "/api/v1/care/devices", &body).await;
+        made.status(201);
+        let credential = made.json()["credential"]
+            .as_str()
+            .expect("credential")
+            .to_string();
+        send(
+            &app,
+            "smoke-0002",
+            &credential,
+            &reading("smoke", json!(true), 1),
+        )
+        .await
+        .status(200);
+
+        // The alarm becomes an event in the grid's inbox (the timer does this under `serve`).
+        assert_eq!(
+            app.store.dispatch_care_alarms(10).await.expect("dispatch"),
+            1
+        );
+        assert_eq!(
+            app.store.dispatch_care_alarms(10).await.expect("dispatch"),
+            0,
+            "once"
+        );
+        let alarm = app.get(&wangge, "/api/v1/care/alarms").await.json()["items"][0].clone();
+        let id = alarm["id"].as_i64().expect("alarm id");
+        let event_id = alarm["event_id"].as_i64().expect("its event");
+        let event = event_of(&app, &wangge, event_id).await;
+        assert_eq!(event["category"], "elderly.alarm");
+        assert_eq!(event["source"], "sensor");
+        assert_eq!(event["state"], "pending");
+        assert_eq!(event["unit"]["region"], GRID, "{event}");
+
+        // The community worker is not the handler; the grid worker acknowledges, once.
+        let r = app
+            .post(
+                &shegong,
+                &format!("/api/v1/care/alarms/{id}/acknowledge"),
+                &json!({}),
+            )
+            .await;
+        assert_eq!(
+            r.json()["error"]["code"],
+            "event_not_handler",
+            "{}",
+            r.json()
+        );
+        let acked = app
+            .post(
+                &wangge,
+                &format!("/api/v1/care/alarms/{id}/acknowledge"),
+                &json!({}),
+            )
+            .await;
+        acked.status(200);
+        assert_eq!(acked.json()["state"], "acknowledged");
+        assert_eq!(acked.json()["acknowledged_by"], "wangge");
+        app.post(
+            &wangge,
+            &format!("/api/v1/care/alarms/{id}/acknowledge"),
+            &json!({}),
+        )
+        .await
+        .error(409, "care_alarm_not_open", None);
+        let event = event_of(&app, &wangge, event_id).await;
+        assert_eq!(event["state"], "handling");
+
+        // Resolved with an outcome: the event is reported back for the community to verify.
+        app.post(
+            &wangge,
+            &format!("/api/v1/care/alarms/{id}/resolve"),
+            &json!({"outcome": "fine"}),
+        )
+        .await
+        .error(400, "care_bad_outcome", Some("outcome"));
+        let done = app
+            .post(
+                &wangge,
+                &format!("/api/v1/care/alarms/{id}/resolve"),
+                &json!({"outcome": "visited_fine", "note": "烧水壶干烧，已关火"}),
+            )
+            .await;
+        done.status(200);
+        assert_eq!(done.json()["state"], "resolved");
+        assert_eq!(done.json()["outcome_name"], "已上门，平安");
+        let event = event_of(&app, &wangge, event_id).await;
+        assert_eq!(event["state"], "verifying");
+        app.post(
+            &wangge,
+            "/api/v1/care/alarms/999999/resolve",
+            &json!({"outcome": "false_alarm"}),
+        )
+        .await
+        .error(404, "not_found", None);
+
+        // Smoke again: the rule raises anew; nobody acknowledges it within 15 minutes, so
+        // its event goes up to the community.
+        send(
+            &app,
+            "smoke-0002",
+            &credential,
+            &reading("smoke", json!(true), 2),
+        )
+        .await
+        .status(200);
+        assert_eq!(
+            app.store.dispatch_care_alarms(10).await.expect("dispatch"),
+            1
+        );
+        let later = linli_store::now_ms() + 16 * 60_000;
+        assert_eq!(
+            app.store
+                .escalate_unacknowledged(later)
+                .await
+                .expect("escalate"),
+            1
+        );
+        assert_eq!(
+            app.store
+                .escalate_unacknowledged(later)
+                .await
+                .expect("escalate"),
+            0,
+            "once"
+        );
+        let second = app
+            .get(&shegong, "/api/v1/care/alarms?state=open")
+            .await
+            .json()["items"][0]
+            .clone();
+        let event = event_of(
+            &app,
+            &shegong,
+            second["event_id"].as_i64().expect("its event"),
+        )
+        .await;
+        assert_eq!(event["unit"]["region"], COMMUNITY, "{event}");
+        assert_eq!(event["state"], "pending");
+        app
+    })
+    .await;
+}

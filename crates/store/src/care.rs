@@ -156,12 +156,7 @@ impl<'a> Counters<'a> {
             if let Some(key) = key {
                 counters_for(&mut rows, *key).refused += 1;
             }
-            let grouped = refusals.entry((*id, *place)).or_default();
-            let entry = grouped
-                .entry(problem.code)
-                .or_insert((0, *problem, *payload));
-            entry.0 += 1;
-            (entry.1, entry.2) = (*problem, *payload);
+            count_reason(refusals.entry((*id, *place)).or_default(), problem, payload);
         }
         let duplicates = (batch.accepted.len() - stored.len()) as u64;
         let mut rows: Vec<DeviceCounters> = rows.into_values().collect();
@@ -300,11 +295,16 @@ type ByReason<'a> = BTreeMap<&'static str, (i64, &'a Problem, &'a [u8])>;
 fn by_reason<'a>(refusals: impl IntoIterator<Item = (&'a Problem, &'a [u8])>) -> ByReason<'a> {
     let mut grouped = ByReason::new();
     for (p, payload) in refusals {
-        let entry = grouped.entry(p.code).or_insert((0, p, payload));
-        entry.0 += 1;
-        (entry.1, entry.2) = (p, payload);
+        count_reason(&mut grouped, p, payload);
     }
     grouped
+}
+
+/// Counts one refusal under its reason, keeping it as the latest.
+fn count_reason<'a>(grouped: &mut ByReason<'a>, p: &'a Problem, payload: &'a [u8]) {
+    let entry = grouped.entry(p.code).or_insert((0, p, payload));
+    entry.0 += 1;
+    (entry.1, entry.2) = (p, payload);
 }
 
 /// Adds refusals of `$device_id` (registered in the community and place `$place`, or not at
@@ -354,7 +354,7 @@ impl Store {
         let hash = secret_hash(&plain);
         let now = now_ms();
         let row = on_write!(self, p => {
-            let mut tx = p.begin().await?;
+            let mut tx = p.begin_with(<DB as crate::BeginWrite>::BEGIN).await?;
             let place: Option<(i64, i64)> = sqlx::query_as(
                 "SELECT community_key, region_key FROM households WHERE id = $1",
             )
@@ -531,7 +531,8 @@ impl Store {
     /// Reads and stores what devices sent through the broker, each payload with the device
     /// id its topic names, in one transaction: every payload ends as a stored reading, a
     /// duplicate of one, or a refusal counted with its reason (an id that is not registered
-    /// is one). Returns the counts and the readings stored now, for the alarm rules.
+    /// is one); the alarm rules see the readings stored now in the same transaction.
+    /// Returns the counts, the readings stored now and the alarms they raised.
     pub async fn ingest_batch(&self, sent: &[(&str, &[u8])]) -> Result<BatchOutcome> {
         let now = now_ms();
         let devices = self.devices_by_id(sent.iter().map(|s| s.0)).await?;
@@ -606,7 +607,7 @@ impl Store {
     async fn write_batch(&self, batch: &Batch<'_>, now: i64) -> Result<Written> {
         let mut stored: Vec<(DeviceAuth, Reading)> = Vec::with_capacity(batch.accepted.len());
         let (counters, alarms) = on_write!(self, p => {
-            let mut tx = p.begin().await?;
+            let mut tx = p.begin_with(<DB as crate::BeginWrite>::BEGIN).await?;
             let mut inserted: HashSet<(i64, i64)> = HashSet::with_capacity(batch.accepted.len());
             for chunk in batch.accepted.chunks(READINGS_PER_STATEMENT) {
                 let mut qb = sqlx::QueryBuilder::<DB>::new(

@@ -86,12 +86,6 @@ impl Watched {
             changes: Vec::new(),
         }
     }
-
-    /// When the timer should next look at this household: never before `now` plus a
-    /// moment if it is overdue still (a tick just looked).
-    fn due(&self, now: i64) -> Option<i64> {
-        self.state.next_due(&self.rules, now)
-    }
 }
 
 /// The stored readings grouped by household, each group in time order.
@@ -233,8 +227,11 @@ pub(crate) fn state_json(w: &Watched) -> String {
     })
 }
 
+/// When the timer should next look at this household: what the rules say, but not at once
+/// if it is overdue still (a tick has just looked).
 pub(crate) fn due_after_tick(w: &Watched, now: i64) -> Option<i64> {
-    w.due(now)
+    w.state
+        .next_due(&w.rules, now)
         .map(|due| if due <= now { now + RETRY_MS } else { due })
 }
 
@@ -300,7 +297,7 @@ impl Store {
     /// Call again while it returns `limit` households.
     pub async fn tick_care(&self, now: i64, limit: i64) -> Result<Ticked> {
         let (households, raised) = on_write!(self, p => {
-            let mut tx = p.begin().await?;
+            let mut tx = p.begin_with(<DB as BeginWrite>::BEGIN).await?;
             let rows: Vec<HouseholdRow> = sqlx::query_as(&format!(
                 "SELECT household_id, community_key, region_key, rules, state FROM care_households \
                  WHERE due_at <= $1 ORDER BY due_at LIMIT $2{}",
@@ -350,6 +347,8 @@ pub struct Alarm {
     pub state: String,
     #[serde(skip)]
     pub community_key: i64,
+    #[serde(skip)]
+    pub region_key: i64,
     /// When the condition began.
     pub since: i64,
     pub raised_at: i64,
@@ -360,12 +359,32 @@ pub struct Alarm {
     pub resolved_at: Option<i64>,
     pub resolved_by: Option<String>,
     pub outcome: Option<String>,
+    /// The event it became.
+    pub event_id: Option<i64>,
 }
 
 /// The alarm states a list may ask for.
 pub const ALARM_STATES: [&str; 3] = ["open", "acknowledged", "resolved"];
 
+/// The columns of [`Alarm`], over `care_alarms a JOIN care_devices d`.
+const ALARM_COLUMNS: &str =
+    "a.id, a.household_id, d.device_id, a.kind, a.severity, a.state, a.community_key, \
+     a.region_key, a.since, a.raised_at, a.cleared_at, a.acknowledged_at, a.acknowledged_by, \
+     a.resolved_at, a.resolved_by, a.outcome, a.event_id";
+
 impl Store {
+    /// Alarm `id`, if it exists.
+    pub async fn care_alarm(&self, id: i64) -> Result<Option<Alarm>> {
+        Ok(crate::on_read!(self, p => {
+            sqlx::query_as(&format!(
+                "SELECT {ALARM_COLUMNS} FROM care_alarms a JOIN care_devices d ON d.id = a.device_key WHERE a.id = $1"
+            ))
+            .bind(id)
+            .fetch_optional(p)
+            .await?
+        }))
+    }
+
     /// A page of the alarms raised in `range` (a region's keys), in `state` if given, the
     /// latest first, with the total.
     pub async fn care_alarms(
@@ -382,10 +401,7 @@ impl Store {
         };
         let (items, total): (Vec<Alarm>, i64) = crate::on_read!(self, p => {
             let items = sqlx::query_as(&format!(
-                "SELECT a.id, a.household_id, d.device_id, a.kind, a.severity, a.state, a.community_key, \
-                 a.since, a.raised_at, a.cleared_at, a.acknowledged_at, a.acknowledged_by, \
-                 a.resolved_at, a.resolved_by, a.outcome \
-                 FROM care_alarms a JOIN care_devices d ON d.id = a.device_key \
+                "SELECT {ALARM_COLUMNS} FROM care_alarms a JOIN care_devices d ON d.id = a.device_key \
                  WHERE a.region_key >= $1 AND a.region_key < $2 AND {filter} \
                  ORDER BY a.raised_at DESC, a.id DESC LIMIT $4 OFFSET $5"
             ))
@@ -407,5 +423,32 @@ impl Store {
             (items, total)
         });
         Ok(crate::registry::Listing { items, total })
+    }
+}
+
+impl Store {
+    /// Takes resolved alarm `id` off its household's open alarms, so that its rule may raise
+    /// it again when its condition comes back (another press, smoke again).
+    pub(crate) async fn forget_open_alarm(&self, id: i64) -> Result<()> {
+        on_write!(self, p => {
+            let mut tx = p.begin_with(<DB as BeginWrite>::BEGIN).await?;
+            let alarm: Option<(i64, String, i64)> = sqlx::query_as(
+                "SELECT household_id, kind, device_key FROM care_alarms WHERE id = $1",
+            )
+            .bind(id)
+            .fetch_optional(&mut *tx)
+            .await?;
+            if let Some((household_id, kind, device)) = alarm {
+                let rows = load_households_on!(tx, vec![household_id]);
+                let mut watched: Vec<Watched> = rows.into_iter().map(Watched::from_row).collect();
+                if let (Some(w), Some(kind)) = (watched.first_mut(), AlarmKind::parse(&kind)) {
+                    w.state.resolved(kind, device);
+                }
+                // Taking an alarm off raises nothing.
+                let _ = write_watched_on!(tx, &watched, now_ms());
+            }
+            tx.commit().await?;
+        });
+        Ok(())
     }
 }

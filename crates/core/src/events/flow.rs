@@ -212,6 +212,9 @@ pub enum Action {
     SummonsOverdue {
         department: i64,
     },
+    /// The care timer: the alarm behind this event was not acknowledged in time, so the
+    /// event goes to the level above while still waiting in the inbox.
+    Unacknowledged,
 }
 
 /// The longest extension one request may ask for: 30 days.
@@ -242,6 +245,7 @@ impl Action {
             Action::Deadline(Stage::Red) => "warn_red",
             Action::Deadline(Stage::Escalate) => "auto_escalate",
             Action::SummonsOverdue { .. } => "summons_overdue",
+            Action::Unacknowledged => "unacknowledged",
         }
     }
 
@@ -457,7 +461,10 @@ fn is_reporter(actor: &Actor, facts: &Facts) -> bool {
 
 /// Applies `action` by `actor` at `now` (milliseconds) to `facts`.
 pub fn apply(facts: &Facts, action: &Action, actor: &Actor, now: i64) -> Result<Step, Refusal> {
-    let system_action = matches!(action, Action::Deadline(_) | Action::SummonsOverdue { .. });
+    let system_action = matches!(
+        action,
+        Action::Deadline(_) | Action::SummonsOverdue { .. } | Action::Unacknowledged
+    );
     match actor {
         Actor::System if !system_action => return Err(Refusal::RoleMayNot),
         Actor::System => {}
@@ -644,6 +651,15 @@ pub fn apply(facts: &Facts, action: &Action, actor: &Actor, now: i64) -> Result<
                     next.extension_pending = None;
                     deadline = DeadlineChange::Restart;
                 }
+            }
+        }
+        Action::Unacknowledged => {
+            need(state == State::Pending, wrong())?;
+            // At the top of the chain it stays where it is: there is no one above.
+            if let Ok(unit) = escalate(facts, None) {
+                next.unit = unit;
+                next.extension_pending = None;
+                deadline = DeadlineChange::Restart;
             }
         }
         Action::SummonsOverdue { department } => {

@@ -294,6 +294,26 @@ fn the_scheduler_escalates_overdue_events_and_people_cannot() {
 }
 
 #[test]
+fn an_alarm_not_acknowledged_sends_its_waiting_event_up_and_only_then() {
+    let grid = user(1, Role::GridWorker, GRID);
+    let f = fresh();
+    assert_eq!(
+        apply(&f, &Action::Unacknowledged, &grid, 0),
+        Err(Refusal::SystemOnly)
+    );
+    let s = apply(&f, &Action::Unacknowledged, &Actor::System, 0).expect("escalate");
+    assert_eq!(s.facts.unit, Unit::Region(code(COMMUNITY)));
+    assert_eq!(s.facts.state, State::Pending);
+    assert_eq!(s.deadline, DeadlineChange::Restart);
+    // Accepted in time: nothing to escalate.
+    let accepted = step(&f, Action::Accept, &grid);
+    assert!(matches!(
+        apply(&accepted, &Action::Unacknowledged, &Actor::System, 0),
+        Err(Refusal::WrongState { .. })
+    ));
+}
+
+#[test]
 fn residents_act_only_on_their_own_reports() {
     let reporter = user(RESIDENT, Role::Resident, DISTRICT);
     let neighbour = user(RESIDENT + 1, Role::Resident, COMMUNITY);
@@ -368,6 +388,7 @@ fn any_action() -> impl Strategy<Value = Action> {
         prop_oneof![Just(Stage::Yellow), Just(Stage::Red), Just(Stage::Escalate)]
             .prop_map(Action::Deadline),
         (7i64..9).prop_map(|department| Action::SummonsOverdue { department }),
+        Just(Action::Unacknowledged),
     ]
 }
 

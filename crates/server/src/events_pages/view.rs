@@ -239,7 +239,7 @@ impl Names {
             "report" => {
                 unit_of(&d["unit"]).map(|u| i18n::format(lang, "ep.flow.routed", &[("unit", &u)]))
             }
-            "escalate" | "auto_escalate" => {
+            "escalate" | "auto_escalate" | "unacknowledged" => {
                 let to = unit_of(&d["to"])?;
                 Some(i18n::format(lang, "ep.flow.moved", &[("unit", &to)]))
             }

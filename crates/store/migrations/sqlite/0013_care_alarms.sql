@@ -17,6 +17,8 @@ CREATE INDEX care_households_due ON care_households (due_at) WHERE due_at IS NOT
 
 -- An alarm: raised by a rule for a device of a household; `cleared_at` when its condition
 -- ended (the person moved again, the smoke cleared); acknowledged and resolved by people.
+-- It becomes an event (`event_id`) in the household's grid worker's inbox; one not
+-- acknowledged in time is escalated (`escalated_at`) to the community.
 CREATE TABLE care_alarms (
     id              INTEGER PRIMARY KEY AUTOINCREMENT,
     household_id    INTEGER NOT NULL REFERENCES households (id),
@@ -33,7 +35,12 @@ CREATE TABLE care_alarms (
     acknowledged_by TEXT,
     resolved_at     INTEGER,
     resolved_by     TEXT,
-    outcome         TEXT
+    outcome         TEXT,
+    event_id        INTEGER REFERENCES events (id),
+    escalated_at    INTEGER
 );
 CREATE INDEX care_alarms_by_region ON care_alarms (region_key, raised_at);
+-- Alarms still to become events, and those waiting for acknowledgement: small sets.
+CREATE INDEX care_alarms_undispatched ON care_alarms (id) WHERE event_id IS NULL;
+CREATE INDEX care_alarms_unacknowledged ON care_alarms (raised_at) WHERE state = 'open' AND escalated_at IS NULL;
 CREATE INDEX care_alarms_uncleared ON care_alarms (household_id, kind, device_key) WHERE cleared_at IS NULL;

@@ -244,7 +244,7 @@ impl Store {
     }
 
     /// Drops the catalog kept in memory after this process changed it.
-    fn forget_catalog(&self) {
+    pub(crate) fn forget_catalog(&self) {
         self.catalog.forget();
     }
 
