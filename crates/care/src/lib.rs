@@ -5,6 +5,7 @@
 
 pub mod broker;
 pub mod dynsec;
+pub mod feed;
 pub mod ingest;
 pub mod testing;
 pub mod timer;

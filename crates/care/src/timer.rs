@@ -10,6 +10,8 @@ use std::time::Duration;
 use linli_store::Store;
 use tokio::sync::Notify;
 
+use crate::feed::AlarmFeed;
+
 /// How often linli looks for households whose time-driven rules are due.
 pub const TICK_EVERY: Duration = Duration::from_secs(30);
 /// Alarms made into events per round trip.
@@ -25,8 +27,9 @@ impl Timer {
         self.0.notify_one();
     }
 
-    /// Runs the timer until the task is dropped or aborted.
-    pub fn spawn(&self, store: Store) -> tokio::task::JoinHandle<()> {
+    /// Runs the timer until the task is dropped or aborted; the alarms it raises are told
+    /// to `feed`.
+    pub fn spawn(&self, store: Store, feed: AlarmFeed) -> tokio::task::JoinHandle<()> {
         let wake = self.0.clone();
         tokio::spawn(async move {
             if let Err(e) = store.ensure_care_categories().await {
@@ -41,11 +44,14 @@ impl Timer {
                 };
                 if full_round {
                     match store.tick_care_now().await {
-                        Ok(t) if !t.raised.is_empty() => tracing::info!(
-                            "care timer: {} alarms raised over {} households due",
-                            t.raised.len(),
-                            t.households
-                        ),
+                        Ok(t) if !t.raised.is_empty() => {
+                            tracing::info!(
+                                "care timer: {} alarms raised over {} households due",
+                                t.raised.len(),
+                                t.households
+                            );
+                            feed.raised(&t.raised);
+                        }
                         Ok(_) => {}
                         // The households stay due: the next round tries again.
                         Err(e) => tracing::error!("care timer: {e}"),

@@ -1,12 +1,17 @@
 //! Care's alarms over the API: what the rules raised in a region, by state.
 
+use std::collections::VecDeque;
+use std::convert::Infallible;
 use std::net::SocketAddr;
 
 use axum::extract::{ConnectInfo, Path, Query, State};
+use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
 use axum::routing::{get, post};
 use axum::{Json, Router};
+use linli_care::feed::AlarmNotice;
 use linli_core::care_rules::AlarmKind;
 use linli_core::i18n::{text, Lang};
+use linli_core::region::KeyRange;
 use linli_core::Problem;
 use linli_store::care_alarms::{Alarm, ALARM_STATES};
 use linli_store::registry::Page;
@@ -23,6 +28,7 @@ use crate::{AppState, ReqLang};
 pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/api/v1/care/alarms", get(list))
+        .route("/api/v1/care/alarms/stream", get(stream))
         .route("/api/v1/care/alarms/{id}/acknowledge", post(acknowledge))
         .route("/api/v1/care/alarms/{id}/resolve", post(resolve))
 }
@@ -134,6 +140,110 @@ async fn list(
     }))
 }
 
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct StreamQuery {
+    /// A region code in the caller's area (default: the whole area).
+    pub region: Option<String>,
+}
+
+/// One open console: what it may see, what it has shown, what it has yet to send.
+struct Console {
+    state: AppState,
+    notices: tokio::sync::broadcast::Receiver<AlarmNotice>,
+    range: KeyRange,
+    lang: Lang,
+    /// The latest alarm sent (new alarms are those after it).
+    last: i64,
+    queue: VecDeque<SseEvent>,
+}
+
+impl Console {
+    fn alarm(&self, a: &Alarm) -> SseEvent {
+        let data = serde_json::to_string(&alarm_dto(a, self.lang)).unwrap_or_default();
+        SseEvent::default()
+            .event("alarm")
+            .id(a.id.to_string())
+            .data(data)
+    }
+
+    /// Queues the alarms raised in the console's area since the last one sent.
+    async fn catch_up(&mut self) {
+        match self
+            .state
+            .store
+            .care_alarms_after(self.range, self.last, 200)
+            .await
+        {
+            Ok(new) => {
+                for a in &new {
+                    self.last = self.last.max(a.id);
+                    let e = self.alarm(a);
+                    self.queue.push_back(e);
+                }
+            }
+            // The next notice reads again from the same place: nothing is skipped.
+            Err(e) => tracing::warn!("alarm console: reading new alarms: {e}"),
+        }
+    }
+
+    /// The console's next event, or `None` when linli is stopping.
+    async fn next(mut self) -> Option<(Result<SseEvent, Infallible>, Console)> {
+        use tokio::sync::broadcast::error::RecvError;
+        loop {
+            if let Some(e) = self.queue.pop_front() {
+                return Some((Ok(e), self));
+            }
+            match self.notices.recv().await {
+                Ok(n) if !self.range.contains(n.region_key()) => {}
+                Ok(AlarmNotice::Changed { id, .. }) => {
+                    match self.state.store.care_alarm(id).await {
+                        Ok(Some(a)) => {
+                            let e = self.alarm(&a);
+                            self.queue.push_back(e);
+                        }
+                        Ok(None) => {}
+                        Err(e) => tracing::warn!("alarm console: reading alarm {id}: {e}"),
+                    }
+                }
+                Ok(AlarmNotice::Raised { .. }) => self.catch_up().await,
+                // Too far behind: changes may have been missed, so the page reloads its list.
+                Err(RecvError::Lagged(_)) => {
+                    self.queue
+                        .push_back(SseEvent::default().event("resync").data("{}"));
+                    self.catch_up().await;
+                }
+                Err(RecvError::Closed) => return None,
+            }
+        }
+    }
+}
+
+#[utoipa::path(get, path = "/api/v1/care/alarms/stream", tag = "care", security(("bearer" = [])),
+    params(StreamQuery),
+    responses((status = 200, content_type = "text/event-stream",
+        description = "Server-sent events: `alarm` (an AlarmDto as JSON) for each alarm raised, acknowledged or resolved in the area from now on; `resync` when the console fell behind and should reload its list"),
+        (status = 403, body = ErrorBody)))]
+async fn stream(
+    State(state): State<AppState>,
+    ReqLang(lang): ReqLang,
+    ApiUser(s): ApiUser,
+    Query(q): Query<StreamQuery>,
+) -> AppResult<Sse<impl futures::Stream<Item = Result<SseEvent, Infallible>>>> {
+    let range = asked_range(&s.user, q.region.as_deref())?.unwrap_or(s.user.scope.range());
+    // Subscribed before reading where to start, so that nothing raised in between is lost.
+    let notices = state.care_feed.subscribe();
+    let last = state.store.latest_care_alarm_id().await?;
+    let console = Console {
+        state,
+        notices,
+        range,
+        lang,
+        last,
+        queue: VecDeque::new(),
+    };
+    Ok(Sse::new(futures::stream::unfold(console, Console::next)).keep_alive(KeepAlive::default()))
+}
+
 /// Alarm `id` if it lies in the caller's area; otherwise as if it did not exist.
 async fn alarm_in_area(state: &AppState, user: &linli_store::User, id: i64) -> AppResult<Alarm> {
     match state.store.care_alarm(id).await? {
@@ -159,10 +269,9 @@ async fn acknowledge(
         .store
         .acknowledge_care_alarm(&s.user, Some(addr.ip().to_string()), id)
         .await?;
-    Ok(Json(alarm_dto(
-        &alarm_in_area(&state, &s.user, id).await?,
-        lang,
-    )))
+    let a = alarm_in_area(&state, &s.user, id).await?;
+    state.care_feed.changed(a.region_key, a.id);
+    Ok(Json(alarm_dto(&a, lang)))
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -196,15 +305,14 @@ async fn resolve(
             b.note.as_deref(),
         )
         .await?;
-    Ok(Json(alarm_dto(
-        &alarm_in_area(&state, &s.user, id).await?,
-        lang,
-    )))
+    let a = alarm_in_area(&state, &s.user, id).await?;
+    state.care_feed.changed(a.region_key, a.id);
+    Ok(Json(alarm_dto(&a, lang)))
 }
 
 #[derive(OpenApi)]
 #[openapi(
-    paths(list, acknowledge, resolve),
+    paths(list, stream, acknowledge, resolve),
     components(schemas(AlarmDto, AlarmPage, ResolveBody))
 )]
 pub struct CareAlarmsDoc;

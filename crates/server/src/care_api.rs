@@ -462,6 +462,7 @@ async fn readings(
         .await?;
     if !done.alarms.is_empty() {
         state.care_timer.poke();
+        state.care_feed.raised(&done.alarms);
     }
     let all_refused = done.stored + done.duplicates == 0;
     let dto = IngestedDto {

@@ -80,6 +80,8 @@ pub struct Inner {
     pub broker: Result<Broker, String>,
     /// Wakes the care timer when readings raised alarms (it runs only under `serve`).
     pub care_timer: linli_care::timer::Timer,
+    /// Tells the live alarm consoles what changed.
+    pub care_feed: linli_care::feed::AlarmFeed,
 }
 
 /// linli's connections to the MQTT broker: ingestion, and the control connection that
@@ -97,14 +99,16 @@ impl Broker {
         store: &Store,
         config: Option<&linli_care::BrokerConfig>,
         timer: &linli_care::timer::Timer,
+        feed: &linli_care::feed::AlarmFeed,
     ) -> Result<Broker, String> {
         let Some(config) = config else {
             return Ok(Broker::default());
         };
-        let poke = timer.clone();
+        let (poke, feed) = (timer.clone(), feed.clone());
         let on_batch: linli_care::ingest::OnBatch = Arc::new(move |done| {
             if !done.alarms.is_empty() {
                 poke.poke();
+                feed.raised(&done.alarms);
             }
         });
         let ingest = linli_care::Ingest::start(store.clone(), config, Some(on_batch))
@@ -136,9 +140,11 @@ impl AppState {
         let photos = linli_photo::PhotoStore::open(&dir)
             .map_err(|e| format!("cannot open the photo directory {}: {e}", dir.display()));
         let care_timer = linli_care::timer::Timer::default();
-        let broker = Broker::start(&store, config.mqtt.as_ref(), &care_timer);
+        let care_feed = linli_care::feed::AlarmFeed::default();
+        let broker = Broker::start(&store, config.mqtt.as_ref(), &care_timer, &care_feed);
         AppState(Arc::new(Inner {
             care_timer,
+            care_feed,
             photos,
             broker,
             store,
@@ -260,7 +266,9 @@ pub async fn serve(store: Store, config: Config, listen: SocketAddr) -> std::io:
         return Err(std::io::Error::other(e.clone()));
     }
     events_api::spawn_scheduler(store.clone());
-    state.care_timer.spawn(store.clone());
+    state
+        .care_timer
+        .spawn(store.clone(), state.care_feed.clone());
     let app = router(state);
     let listener = tokio::net::TcpListener::bind(listen).await?;
     tracing::info!("linli listening on http://{}", listener.local_addr()?);

@@ -666,3 +666,92 @@ async fn an_alarm_becomes_the_grid_worker_s_event_and_is_acknowledged_resolved_o
     })
     .await;
 }
+
+/// Reads a server-sent-event stream until its text holds `wanted`, for at most `secs`;
+/// returns what it read.
+async fn read_until(resp: &mut reqwest::Response, wanted: &[&str], secs: u64) -> String {
+    let mut text = String::new();
+    let until = tokio::time::Instant::now() + Duration::from_secs(secs);
+    while !wanted.iter().all(|w| text.contains(w)) {
+        match tokio::time::timeout_at(until, resp.chunk()).await {
+            Ok(Ok(Some(bytes))) => text.push_str(&String::from_utf8_lossy(&bytes)),
+            _ => break,
+        }
+    }
+    text
+}
+
+#[tokio::test]
+async fn the_alarm_console_streams_what_happens_in_its_area_only() {
+    on_each_backend(|app| async move {
+        const GRID: &str = "330102001051001";
+        let shegong = app.token("shegong").await;
+        let wangge = app.token("wangge").await;
+        let root = app.token("root").await;
+        let household = household_in(&app, &wangge, GRID).await["id"]
+            .as_i64()
+            .expect("a household in the grid");
+        let body = json!({"device_id": "sos-0009", "kind": "sos", "household_id": household});
+        let made = app.post(&shegong, "/api/v1/care/devices", &body).await;
+        made.status(201);
+        let credential = made.json()["credential"]
+            .as_str()
+            .expect("credential")
+            .to_string();
+
+        let open = |token: String, query: &'static str| {
+            let req = app
+                .client()
+                .get(app.url(&format!("/api/v1/care/alarms/stream{query}")))
+                .bearer_auth(token);
+            async move { req.send().await.expect("the stream opens") }
+        };
+        let mut mine = open(shegong.clone(), "").await;
+        assert_eq!(mine.status(), 200);
+        assert!(mine
+            .headers()
+            .get("content-type")
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.starts_with("text/event-stream")));
+        let mut elsewhere = open(root.clone(), "?region=330105").await;
+        assert_eq!(elsewhere.status(), 200);
+
+        // A press: the community's console shows it at once, as an alarm in its own words.
+        send(
+            &app,
+            "sos-0009",
+            &credential,
+            &reading("sos", json!(true), 1),
+        )
+        .await
+        .status(200);
+        let text = read_until(&mut mine, &["event: alarm", "\"kind\":\"sos\""], 10).await;
+        assert!(text.contains("\"state\":\"open\""), "{text}");
+        assert!(text.contains("\"kind_name\":\"一键呼叫\""), "{text}");
+
+        // Acknowledged by the grid worker: the console shows the change.
+        app.store.dispatch_care_alarms(10).await.expect("dispatch");
+        let id = app.get(&wangge, "/api/v1/care/alarms").await.json()["items"][0]["id"]
+            .as_i64()
+            .expect("alarm id");
+        app.post(
+            &wangge,
+            &format!("/api/v1/care/alarms/{id}/acknowledge"),
+            &json!({}),
+        )
+        .await
+        .status(200);
+        let text = read_until(&mut mine, &["\"state\":\"acknowledged\""], 10).await;
+        assert!(text.contains("\"acknowledged_by\":\"wangge\""), "{text}");
+
+        // Another district's console saw none of it.
+        let other = read_until(&mut elsewhere, &["event: alarm"], 1).await;
+        assert!(!other.contains("event: alarm"), "{other}");
+        // And a resident has no console.
+        let jumin = app.token("jumin").await;
+        let refused = open(jumin, "").await;
+        assert_eq!(refused.status(), 403);
+        app
+    })
+    .await;
+}

@@ -27,6 +27,8 @@ const RETRY_MS: i64 = 60_000;
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Raised {
     pub household_id: i64,
+    /// The household's place.
+    pub region_key: i64,
     pub device_key: i64,
     pub kind: AlarmKind,
     pub severity: Severity,
@@ -258,6 +260,7 @@ pub(crate) fn raised_of(watched: &[Watched]) -> Vec<(Raised, i64, i64)> {
             {
                 let raised = Raised {
                     household_id: w.household_id,
+                    region_key: w.region_key,
                     device_key: *device,
                     kind: *kind,
                     severity: *severity,
@@ -382,6 +385,37 @@ impl Store {
             .bind(id)
             .fetch_optional(p)
             .await?
+        }))
+    }
+
+    /// The alarms raised in `range` after alarm `after` (by id), oldest first, at most
+    /// `limit`: what a live console has not shown yet.
+    pub async fn care_alarms_after(
+        &self,
+        range: linli_core::region::KeyRange,
+        after: i64,
+        limit: i64,
+    ) -> Result<Vec<Alarm>> {
+        Ok(crate::on_read!(self, p => {
+            sqlx::query_as(&format!(
+                "SELECT {ALARM_COLUMNS} FROM care_alarms a JOIN care_devices d ON d.id = a.device_key \
+                 WHERE a.id > $1 AND a.region_key >= $2 AND a.region_key < $3 ORDER BY a.id LIMIT $4"
+            ))
+            .bind(after)
+            .bind(range.start)
+            .bind(range.end)
+            .bind(limit)
+            .fetch_all(p)
+            .await?
+        }))
+    }
+
+    /// The latest alarm's id (0 before any): where a live console starts.
+    pub async fn latest_care_alarm_id(&self) -> Result<i64> {
+        Ok(crate::on_read!(self, p => {
+            sqlx::query_scalar("SELECT COALESCE(MAX(id), 0) FROM care_alarms")
+                .fetch_one(p)
+                .await?
         }))
     }
 
