@@ -506,6 +506,24 @@ async fn readings_over_http_raise_alarms_that_the_area_lists() {
     .await;
 }
 
+/// The grid worker's grid, inside the community worker's community.
+const GRID: &str = "330102001051001";
+
+/// Registers device `id` of `kind` (as the community worker) in a household of the grid
+/// worker's grid; returns its credential.
+async fn device_in_grid(app: &App, shegong: &str, wangge: &str, id: &str, kind: &str) -> String {
+    let household = household_in(app, wangge, GRID).await["id"]
+        .as_i64()
+        .expect("a household in the grid");
+    let body = json!({"device_id": id, "kind": kind, "household_id": household});
+    let made = app.post(shegong, "/api/v1/care/devices", &body).await;
+    made.status(201);
+    made.json()["credential"]
+        .as_str()
+        .expect("credential")
+        .to_string()
+}
+
 /// Event `id` as `token` reads it.
 async fn event_of(app: &App, token: &str, id: i64) -> Value {
     let r = app.get(token, &format!("/api/v1/events/{id}")).await;
@@ -516,19 +534,9 @@ async fn event_of(app: &App, token: &str, id: i64) -> Value {
 #[tokio::test]
 async fn an_alarm_becomes_the_grid_worker_s_event_and_is_acknowledged_resolved_or_escalated() {
     on_each_backend(|app| async move {
-        const GRID: &str = "330102001051001";
         let shegong = app.token("shegong").await;
         let wangge = app.token("wangge").await;
-        let household = household_in(&app, &wangge, GRID).await["id"]
-            .as_i64()
-            .expect("a household in the grid");
-        let body = json!({"device_id": "smoke-0002", "kind": "smoke", "household_id": household});
-        let made = app.post(&shegong, "/api/v1/care/devices", &body).await;
-        made.status(201);
-        let credential = made.json()["credential"]
-            .as_str()
-            .expect("credential")
-            .to_string();
+        let credential = device_in_grid(&app, &shegong, &wangge, "smoke-0002", "smoke").await;
         send(
             &app,
             "smoke-0002",
@@ -684,20 +692,10 @@ async fn read_until(resp: &mut reqwest::Response, wanted: &[&str], secs: u64) ->
 #[tokio::test]
 async fn the_alarm_console_streams_what_happens_in_its_area_only() {
     on_each_backend(|app| async move {
-        const GRID: &str = "330102001051001";
         let shegong = app.token("shegong").await;
         let wangge = app.token("wangge").await;
         let root = app.token("root").await;
-        let household = household_in(&app, &wangge, GRID).await["id"]
-            .as_i64()
-            .expect("a household in the grid");
-        let body = json!({"device_id": "sos-0009", "kind": "sos", "household_id": household});
-        let made = app.post(&shegong, "/api/v1/care/devices", &body).await;
-        made.status(201);
-        let credential = made.json()["credential"]
-            .as_str()
-            .expect("credential")
-            .to_string();
+        let credential = device_in_grid(&app, &shegong, &wangge, "sos-0009", "sos").await;
 
         let open = |token: String, query: &'static str| {
             let req = app

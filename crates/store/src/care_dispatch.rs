@@ -234,31 +234,12 @@ impl Store {
             ActionInput::default(),
         )
         .await?;
-        let now = now_ms();
-        let actor = Actor {
-            user_id: Some(user.id),
-            username: user.username.clone(),
-            ip,
+        let entry = Entry {
+            target: Some(format!("care_alarm:{id}")),
+            ..Entry::new("care.alarm.acknowledge")
         };
-        on_write!(self, p => {
-            let mut tx = p.begin().await?;
-            sqlx::query(
-                "UPDATE care_alarms SET state = 'acknowledged', acknowledged_at = $1, acknowledged_by = $2 \
-                 WHERE id = $3 AND state = 'open'",
-            )
-            .bind(now)
-            .bind(&user.username)
-            .bind(id)
-            .execute(&mut *tx)
-            .await?;
-            let entry = Entry {
-                target: Some(format!("care_alarm:{id}")),
-                ..Entry::new("care.alarm.acknowledge")
-            };
-            write_entry!(&mut *tx, &actor, &entry)?;
-            tx.commit().await?;
-        });
-        Ok(())
+        self.move_alarm(user, ip, id, "open", "acknowledged", None, &entry)
+            .await
     }
 
     /// `user` resolves alarm `id` with `outcome` (one of [`OUTCOMES`]) and a note: the
@@ -291,17 +272,48 @@ impl Store {
             "{outcome}{}",
             note.map(|n| format!("：{n}")).unwrap_or_default()
         );
-        self.act_on_event(
-            By::User(user),
-            event_id,
-            Action::ReportBack,
-            ActionInput {
-                note: Some(report),
-                ..ActionInput::default()
-            },
+        let input = ActionInput {
+            note: Some(report),
+            ..ActionInput::default()
+        };
+        self.act_on_event(By::User(user), event_id, Action::ReportBack, input)
+            .await?;
+        let entry = Entry {
+            target: Some(format!("care_alarm:{id}")),
+            after: Some(json!({"outcome": outcome, "note": note})),
+            ..Entry::new("care.alarm.resolve")
+        };
+        self.move_alarm(
+            user,
+            ip,
+            id,
+            "acknowledged",
+            "resolved",
+            Some(outcome),
+            &entry,
         )
         .await?;
-        let now = now_ms();
+        // The rule may raise it again once its condition comes back.
+        self.forget_open_alarm(id).await
+    }
+
+    /// Moves alarm `id` from state `from` to `to` (acknowledged or resolved) in `user`'s
+    /// name, with the audit `entry`, in one transaction.
+    #[allow(clippy::too_many_arguments)]
+    async fn move_alarm(
+        &self,
+        user: &User,
+        ip: Option<String>,
+        id: i64,
+        from: &str,
+        to: &str,
+        outcome: Option<&str>,
+        entry: &Entry,
+    ) -> Result<()> {
+        let (at, by) = match to {
+            "acknowledged" => ("acknowledged_at", "acknowledged_by"),
+            _ => ("resolved_at", "resolved_by"),
+        };
         let actor = Actor {
             user_id: Some(user.id),
             username: user.username.clone(),
@@ -309,26 +321,21 @@ impl Store {
         };
         on_write!(self, p => {
             let mut tx = p.begin().await?;
-            sqlx::query(
-                "UPDATE care_alarms SET state = 'resolved', resolved_at = $1, resolved_by = $2, outcome = $3 \
-                 WHERE id = $4 AND state = 'acknowledged'",
-            )
-            .bind(now)
+            sqlx::query(&format!(
+                "UPDATE care_alarms SET state = $1, {at} = $2, {by} = $3, outcome = COALESCE($4, outcome) \
+                 WHERE id = $5 AND state = $6"
+            ))
+            .bind(to)
+            .bind(now_ms())
             .bind(&user.username)
             .bind(outcome)
             .bind(id)
+            .bind(from)
             .execute(&mut *tx)
             .await?;
-            let entry = Entry {
-                target: Some(format!("care_alarm:{id}")),
-                after: Some(json!({"outcome": outcome, "note": note})),
-                ..Entry::new("care.alarm.resolve")
-            };
-            write_entry!(&mut *tx, &actor, &entry)?;
+            write_entry!(&mut *tx, &actor, entry)?;
             tx.commit().await?;
         });
-        // The rule may raise it again once its condition comes back.
-        self.forget_open_alarm(id).await?;
         Ok(())
     }
 

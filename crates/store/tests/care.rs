@@ -23,6 +23,17 @@ fn actor() -> Actor {
     }
 }
 
+/// A small demo district on `db`.
+async fn demo(db: &TestDb) -> Store {
+    let mut s = db.open().await;
+    s.use_keys(Keyring::generate()).await.expect("keys");
+    eprintln!("backend: {:?}", s.backend());
+    s.build_demo("demo-pass-1", 0.001, None, &Quiet)
+        .await
+        .expect("demo");
+    s
+}
+
 /// A household of the demo district and its community.
 async fn a_household(s: &Store) -> (i64, RegionCode) {
     let listing = s
@@ -43,19 +54,13 @@ async fn a_household(s: &Store) -> (i64, RegionCode) {
 }
 
 fn reading(kind: &str, value: &str, seq: i64) -> Vec<u8> {
-    let ts = chrono::Utc::now().to_rfc3339();
-    format!(r#"{{"ts":"{ts}","kind":"{kind}","value":{value},"seq":{seq}}}"#).into_bytes()
+    reading_at(kind, value, seq, linli_store::now_ms())
 }
 
 #[tokio::test]
 async fn readings_are_stored_once_and_refusals_counted_with_their_reasons() {
     for db in TestDb::both().await {
-        let mut s = db.open().await;
-        s.use_keys(Keyring::generate()).await.expect("keys");
-        eprintln!("backend: {:?}", s.backend());
-        s.build_demo("demo-pass-1", 0.001, None, &Quiet)
-            .await
-            .expect("demo");
+        let s = demo(&db).await;
         let (household, community) = a_household(&s).await;
 
         // Registration: the credential is shown once, and the device is listed with its
@@ -216,12 +221,7 @@ async fn readings_are_stored_once_and_refusals_counted_with_their_reasons() {
 #[tokio::test]
 async fn a_broker_batch_of_many_devices_is_written_at_once_and_accounted_for() {
     for db in TestDb::both().await {
-        let mut s = db.open().await;
-        s.use_keys(Keyring::generate()).await.expect("keys");
-        eprintln!("backend: {:?}", s.backend());
-        s.build_demo("demo-pass-1", 0.001, None, &Quiet)
-            .await
-            .expect("demo");
+        let s = demo(&db).await;
         let (household, community) = a_household(&s).await;
         s.register_device(&actor(), "door-a", DeviceKind::Door, household)
             .await
@@ -305,12 +305,7 @@ fn reading_at(kind: &str, value: &str, seq: i64, ts: i64) -> Vec<u8> {
 #[tokio::test]
 async fn readings_raise_alarms_in_their_transaction_and_time_raises_the_rest() {
     for db in TestDb::both().await {
-        let mut s = db.open().await;
-        s.use_keys(Keyring::generate()).await.expect("keys");
-        eprintln!("backend: {:?}", s.backend());
-        s.build_demo("demo-pass-1", 0.001, None, &Quiet)
-            .await
-            .expect("demo");
+        let s = demo(&db).await;
         let (household, community) = a_household(&s).await;
         for (id, kind) in [("sos-a", DeviceKind::Sos), ("motion-a", DeviceKind::Motion)] {
             s.register_device(&actor(), id, kind, household)
