@@ -150,6 +150,8 @@ pub struct StreamQuery {
 struct Console {
     state: AppState,
     notices: tokio::sync::broadcast::Receiver<AlarmNotice>,
+    /// linli is shutting down: the stream ends.
+    stopping: tokio::sync::watch::Receiver<bool>,
     range: KeyRange,
     lang: Lang,
     /// The latest alarm sent (new alarms are those after it).
@@ -193,7 +195,11 @@ impl Console {
             if let Some(e) = self.queue.pop_front() {
                 return Some((Ok(e), self));
             }
-            match self.notices.recv().await {
+            let notice = tokio::select! {
+                n = self.notices.recv() => n,
+                _ = self.stopping.wait_for(|s| *s) => return None,
+            };
+            match notice {
                 Ok(n) if !self.range.contains(n.region_key()) => {}
                 Ok(AlarmNotice::Changed { id, .. }) => {
                     match self.state.store.care_alarm(id).await {
@@ -234,6 +240,7 @@ async fn stream(
     let notices = state.care_feed.subscribe();
     let last = state.store.latest_care_alarm_id().await?;
     let console = Console {
+        stopping: state.stopping.subscribe(),
         state,
         notices,
         range,

@@ -82,6 +82,9 @@ pub struct Inner {
     pub care_timer: linli_care::timer::Timer,
     /// Tells the live alarm consoles what changed.
     pub care_feed: linli_care::feed::AlarmFeed,
+    /// Set when linli is shutting down, so that endless responses (the alarm stream) end
+    /// and the graceful shutdown does not wait on them.
+    pub stopping: tokio::sync::watch::Sender<bool>,
 }
 
 /// linli's connections to the MQTT broker: ingestion, and the control connection that
@@ -145,6 +148,7 @@ impl AppState {
         AppState(Arc::new(Inner {
             care_timer,
             care_feed,
+            stopping: tokio::sync::watch::channel(false).0,
             photos,
             broker,
             store,
@@ -269,6 +273,7 @@ pub async fn serve(store: Store, config: Config, listen: SocketAddr) -> std::io:
     state
         .care_timer
         .spawn(store.clone(), state.care_feed.clone());
+    let stopping = state.stopping.clone();
     let app = router(state);
     let listener = tokio::net::TcpListener::bind(listen).await?;
     tracing::info!("linli listening on http://{}", listener.local_addr()?);
@@ -287,7 +292,10 @@ pub async fn serve(store: Store, config: Config, listen: SocketAddr) -> std::io:
         listener,
         app.into_make_service_with_connect_info::<SocketAddr>(),
     )
-    .with_graceful_shutdown(shutdown())
+    .with_graceful_shutdown(async move {
+        shutdown().await;
+        stopping.send_replace(true);
+    })
     .await
 }
 
