@@ -70,6 +70,8 @@ pub struct AlarmDto {
     pub outcome_name: Option<String>,
     /// The event it became, in the household's grid worker's inbox.
     pub event_id: Option<i64>,
+    /// Why it could not become an event (in Chinese), if it could not.
+    pub dispatch_problem: Option<String>,
 }
 
 fn alarm_dto(a: &Alarm, lang: Lang) -> AlarmDto {
@@ -99,6 +101,7 @@ fn alarm_dto(a: &Alarm, lang: Lang) -> AlarmDto {
             .as_ref()
             .map(|o| text(lang, &format!("care.outcome.{o}")).to_string()),
         event_id: a.event_id,
+        dispatch_problem: a.dispatch_problem.clone(),
     }
 }
 

@@ -364,6 +364,8 @@ pub struct Alarm {
     pub outcome: Option<String>,
     /// The event it became.
     pub event_id: Option<i64>,
+    /// Why it could not become an event, if it could not.
+    pub dispatch_problem: Option<String>,
 }
 
 /// The alarm states a list may ask for.
@@ -373,7 +375,7 @@ pub const ALARM_STATES: [&str; 3] = ["open", "acknowledged", "resolved"];
 const ALARM_COLUMNS: &str =
     "a.id, a.household_id, d.device_id, a.kind, a.severity, a.state, a.community_key, \
      a.region_key, a.since, a.raised_at, a.cleared_at, a.acknowledged_at, a.acknowledged_by, \
-     a.resolved_at, a.resolved_by, a.outcome, a.event_id";
+     a.resolved_at, a.resolved_by, a.outcome, a.event_id, a.dispatch_problem";
 
 impl Store {
     /// Alarm `id`, if it exists.

@@ -114,14 +114,15 @@ impl Store {
         Ok(())
     }
 
-    /// Makes events of up to `limit` alarms that have none, oldest first; returns how many.
+    /// Makes events of up to `limit` alarms that have none, oldest first; returns how many
+    /// it dealt with (an alarm that cannot be filed keeps why, and is passed over after).
     pub async fn dispatch_care_alarms(&self, limit: i64) -> Result<usize> {
         let rows: Vec<Undispatched> = on_read!(self, p => {
             sqlx::query_as(
                 "SELECT a.id, h.building_id, a.kind, a.severity, d.device_id, a.since \
                  FROM care_alarms a JOIN households h ON h.id = a.household_id \
                  JOIN care_devices d ON d.id = a.device_key \
-                 WHERE a.event_id IS NULL ORDER BY a.id LIMIT $1",
+                 WHERE a.event_id IS NULL AND a.dispatch_problem IS NULL ORDER BY a.id LIMIT $1",
             )
             .bind(limit)
             .fetch_all(p)
@@ -151,13 +152,25 @@ impl Store {
                 note: None,
                 attributes: Some(json!({"care_alarm": id, "kind": kind, "device_id": device_id})),
             };
-            let event = self.create_event(By::System, new).await?;
+            let (event_id, problem) = match self.create_event(By::System, new).await {
+                Ok(created) => (Some(created.event.id), None),
+                // This alarm cannot be filed (a problem of its own, not of the database):
+                // it keeps the reason and the others go on.
+                Err(StoreError::Invalid(p) | StoreError::Conflict(p)) => {
+                    tracing::warn!("care alarm {id} cannot become an event: {}", p.code);
+                    (None, Some(p.message(linli_core::i18n::Lang::Zh)))
+                }
+                Err(e) => return Err(e),
+            };
             on_write!(self, p => {
-                sqlx::query("UPDATE care_alarms SET event_id = $1 WHERE id = $2 AND event_id IS NULL")
-                    .bind(event.event.id)
-                    .bind(id)
-                    .execute(p)
-                    .await?;
+                sqlx::query(
+                    "UPDATE care_alarms SET event_id = $1, dispatch_problem = $2 WHERE id = $3 AND event_id IS NULL",
+                )
+                .bind(event_id)
+                .bind(&problem)
+                .bind(id)
+                .execute(p)
+                .await?;
             });
             made += 1;
         }
@@ -172,6 +185,7 @@ impl Store {
             sqlx::query_as(
                 "SELECT id, event_id, severity, raised_at FROM care_alarms \
                  WHERE state = 'open' AND escalated_at IS NULL AND raised_at <= $1 AND event_id IS NOT NULL \
+                 AND severity <> 'info' \
                  ORDER BY raised_at LIMIT 500",
             )
             .bind(oldest_due)

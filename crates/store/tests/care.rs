@@ -381,3 +381,75 @@ async fn readings_raise_alarms_in_their_transaction_and_time_raises_the_rest() {
         assert_eq!(none.total, 0);
     }
 }
+
+/// Runs one statement on the test database directly: a state no store call makes.
+async fn exec(db: &TestDb, sql: &str) {
+    if db.url.starts_with("sqlite") {
+        let pool = sqlx::SqlitePool::connect(&db.url).await.expect("sqlite");
+        sqlx::query(sql).execute(&pool).await.expect(sql);
+        pool.close().await;
+    } else {
+        let pool = sqlx::PgPool::connect(&db.url).await.expect("postgres");
+        sqlx::query(sql).execute(&pool).await.expect(sql);
+        pool.close().await;
+    }
+}
+
+#[tokio::test]
+async fn an_alarm_that_cannot_become_an_event_keeps_why_and_holds_up_no_other() {
+    for db in TestDb::both().await {
+        let s = demo(&db).await;
+        let (household, community) = a_household(&s).await;
+        for (id, kind) in [("sos-b", DeviceKind::Sos), ("smoke-b", DeviceKind::Smoke)] {
+            s.register_device(&actor(), id, kind, household)
+                .await
+                .expect("register");
+        }
+        // The emergency category is switched off, so the press cannot be filed.
+        exec(
+            &db,
+            "UPDATE event_categories SET active = FALSE WHERE code = 'elderly.alarm'",
+        )
+        .await;
+        tokio::time::sleep(std::time::Duration::from_millis(1_100)).await; // the catalog's freshness
+        let press = reading("sos", "true", 1);
+        s.ingest_batch(&[("sos-b", press.as_slice())])
+            .await
+            .expect("ingest");
+        assert_eq!(s.dispatch_care_alarms(10).await.expect("dispatch"), 1);
+        // Switched on again, a later alarm is filed; the first is not tried again.
+        exec(
+            &db,
+            "UPDATE event_categories SET active = TRUE WHERE code = 'elderly.alarm'",
+        )
+        .await;
+        tokio::time::sleep(std::time::Duration::from_millis(1_100)).await;
+        let smoke = reading("smoke", "true", 1);
+        s.ingest_batch(&[("smoke-b", smoke.as_slice())])
+            .await
+            .expect("ingest");
+        assert_eq!(s.dispatch_care_alarms(10).await.expect("dispatch"), 1);
+        assert_eq!(s.dispatch_care_alarms(10).await.expect("dispatch"), 0);
+        let listed = s
+            .care_alarms(community.range(), None, Page::new(None, None))
+            .await
+            .expect("alarms")
+            .items;
+        let sos = listed.iter().find(|a| a.kind == "sos").expect("the press");
+        assert_eq!(sos.event_id, None);
+        assert!(
+            sos.dispatch_problem
+                .as_deref()
+                .is_some_and(|p| p.contains("elderly.alarm")),
+            "{sos:?}"
+        );
+        let smoke = listed
+            .iter()
+            .find(|a| a.kind == "smoke")
+            .expect("the smoke");
+        assert!(
+            smoke.event_id.is_some() && smoke.dispatch_problem.is_none(),
+            "{smoke:?}"
+        );
+    }
+}
