@@ -4,6 +4,7 @@
 pub mod care;
 pub mod care_rules;
 mod care_text;
+pub mod care_visits;
 pub mod china_time;
 pub mod events;
 mod events_page_text;

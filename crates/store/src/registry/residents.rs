@@ -727,6 +727,17 @@ impl Store {
         on_write!(self, p => {
             let mut tx = p.begin().await?;
             sqlx::query("DELETE FROM residents WHERE id = $1").bind(id).execute(&mut *tx).await?;
+            // Care's enrolment ends with the record; its visits stay.
+            sqlx::query(
+                "UPDATE care_enrolments SET ended_at = $1, ended_by = $2, end_reason = $3 \
+                 WHERE resident_id = $4 AND ended_at IS NULL",
+            )
+            .bind(now_ms())
+            .bind(&actor.username)
+            .bind(linli_core::care_visits::EndReason::Removed.code())
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
             let entry = Entry {
                 target: Some(format!("resident:{id}")),
                 region_key: Some(before.region.key()),
