@@ -85,5 +85,6 @@ pub static TABLE: &[Entry] = &[
     ("care.note_too_long", "备注过长（{count} 字）：最多 {max} 字。", "The note is too long ({count} characters): at most {max}."),
     ("care.too_many_photos", "照片过多（{count} 张）：每次探访最多 {max} 张。", "Too many photos ({count}): at most {max} per visit."),
     ("care.region_not_community", "“{value}”是{level}：请选择一个社区或其下的网格。", "“{value}” is a {level}: choose a community or a grid in it."),
+    ("care.rules_below_community", "“{value}”是网格：网格按所在社区的探访规则执行，请在社区或以上设置规则。", "“{value}” is a grid: grids follow their community's visit rules; set rules for a community or above."),
     ("care.bad_due", "“{value}”无效；可选：{options}。", "“{value}” is invalid; use one of: {options}."),
 ];

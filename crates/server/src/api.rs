@@ -148,6 +148,9 @@ pub struct SummaryDto {
     /// Open and overdue events, for accounts that work events.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub events: Option<EventFigures>,
+    /// Care of key elderly (关爱), for accounts that may read the registry.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub care: Option<crate::care_visits_api::CareFiguresDto>,
 }
 
 /// Events in a region now.
@@ -497,6 +500,7 @@ fn summary_dto(code: String, name: String, counts: &[(Level, i64)]) -> SummaryDt
         micro_grids: get(Level::MicroGrid),
         registry: None,
         events: None,
+        care: None,
     }
 }
 
@@ -666,6 +670,7 @@ async fn summary(
             .registry_summary(Some(code), crate::registry_api::today())
             .await?;
         dto.registry = Some(figures.into());
+        dto.care = Some(crate::care_visits_api::figures(&state, code).await?);
     }
     if s.user.role.allows(Permission::WorkEvents) {
         let (open, overdue) = state
@@ -1016,5 +1021,6 @@ pub fn openapi_json() -> String {
     doc.merge(crate::care_api::CareDoc::openapi());
     doc.merge(crate::care_broker_api::CareBrokerDoc::openapi());
     doc.merge(crate::care_alarms_api::CareAlarmsDoc::openapi());
+    doc.merge(crate::care_visits_api::CareVisitsDoc::openapi());
     doc.to_pretty_json().unwrap_or_else(|_| "{}".to_string())
 }

@@ -22,6 +22,7 @@ pub mod auth;
 pub mod care_alarms_api;
 pub mod care_api;
 pub mod care_broker_api;
+pub mod care_visits_api;
 pub mod error;
 pub mod events_api;
 pub mod events_catalog;
@@ -194,6 +195,7 @@ pub fn router(state: AppState) -> Router {
         .merge(care_api::routes())
         .merge(care_broker_api::routes())
         .merge(care_alarms_api::routes())
+        .merge(care_visits_api::routes())
         .merge(open311::routes())
         .merge(registry_pages::routes())
         .merge(events_pages::routes())

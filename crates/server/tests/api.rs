@@ -626,6 +626,15 @@ async fn regions_scenario(app: App) -> App {
         .and_then(|o| o.remove("events"))
         .expect("event counts for an admin");
     assert!(events["open"].is_i64() && events["overdue"].is_i64());
+    // And care's figures (the care tests check them); the demo has nobody under care yet.
+    let care = body
+        .as_object_mut()
+        .and_then(|o| o.remove("care"))
+        .expect("care figures for an admin");
+    assert_eq!(
+        (care["enrolled"].as_i64(), care["period_days"].as_i64()),
+        (Some(0), Some(30))
+    );
     assert_eq!(
         body,
         json!({"code": "330102", "name": "上城区", "streets": 14, "communities": 203,

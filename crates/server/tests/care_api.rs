@@ -670,6 +670,31 @@ async fn an_alarm_becomes_the_grid_worker_s_event_and_is_acknowledged_resolved_o
         .await;
         assert_eq!(event["unit"]["region"], COMMUNITY, "{event}");
         assert_eq!(event["state"], "pending");
+
+        // The leaders' figures: two smoke alarms, one resolved as visited and fine, one
+        // escalated and open; one acknowledged, within a minute.
+        let root = app.token("root").await;
+        let summary = app
+            .get(&root, &format!("/api/v1/regions/{COMMUNITY}/summary"))
+            .await
+            .json();
+        let care = &summary["care"];
+        assert_eq!(care["alarms_by_kind"], json!({"smoke": 2}), "{summary}");
+        assert_eq!(care["alarms_by_outcome"], json!({"visited_fine": 1}));
+        assert_eq!(
+            (
+                care["alarms_unresolved"].as_i64(),
+                care["alarms_escalated"].as_i64()
+            ),
+            (Some(1), Some(1))
+        );
+        assert_eq!(care["acknowledged"], 1);
+        let p50 = care["acknowledge_p50_min"].as_f64().expect("a median");
+        assert!((0.0..1.0).contains(&p50), "{p50}");
+        assert_eq!(
+            (care["devices"].as_i64(), care["devices_online"].as_i64()),
+            (Some(1), Some(1))
+        );
         app
     })
     .await;
