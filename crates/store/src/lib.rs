@@ -21,6 +21,7 @@ pub mod audit;
 mod batch;
 pub mod care;
 pub mod care_alarms;
+pub mod care_console;
 pub mod care_dispatch;
 mod copy_text;
 pub mod demo;
