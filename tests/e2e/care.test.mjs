@@ -166,6 +166,28 @@ test('the grid worker acknowledges and resolves it from the console', { timeout:
   assert.deepEqual(page.jsErrors, [], 'no JavaScript errors');
 });
 
+test('a console that loses the stream says so and catches up when it is back', { timeout: TEST_TIMEOUT }, async (t) => {
+  const page = await newPage(browser, t);
+  await signIn(page, 'wangge');
+  // The stream cannot be reached: the console says so rather than looking quietly empty.
+  await page.route('**/api/v1/care/alarms/stream*', (route) => route.abort('connectionrefused'));
+  await page.goto('/care');
+  await page.waitForSelector('#live-lost', { state: 'visible', timeout: 30_000 });
+  assert.match(await page.locator('#live-lost').innerText(), /连接已中断/);
+  assert.equal(await page.locator('#alarms').getAttribute('data-connected'), 'no');
+  await page.evaluate(() => { window.__sameDocument = true; });
+
+  // Something happens while it is cut off; once the stream is back, the console has it.
+  await press(2);
+  await page.unroute('**/api/v1/care/alarms/stream*');
+  await page.waitForSelector('#alarms[data-connected=yes]', { state: 'attached', timeout: 30_000 });
+  assert.ok(await page.locator('#live-lost').isHidden(), 'the banner goes');
+  await rowOf(page).waitFor({ timeout: 30_000 });
+  assert.equal(await rowOf(page).getAttribute('data-state'), 'open', 'the press made while cut off');
+  assert.ok(await page.evaluate(() => window.__sameDocument === true), 'the page was not reloaded');
+  await shot(page, 'c4-console-reconnected');
+});
+
 test('the devices page counts the readings and registers a device with its credential once', { timeout: TEST_TIMEOUT }, async (t) => {
   const page = await newPage(browser, t);
   await signIn(page, 'shegong');
@@ -173,7 +195,7 @@ test('the devices page counts the readings and registers a device with its crede
   await Promise.all([page.waitForURL(/\/care\/devices$/), page.locator('a#devices-link').click()]);
   const line = page.locator(`#devices tr[data-device="${DEVICE}"]`);
   assert.equal(await line.count(), 1, 'the device is listed');
-  assert.equal((await line.locator('[data-count=readings]').innerText()).trim(), '1');
+  assert.equal((await line.locator('[data-count=readings]').innerText()).trim(), '2', 'two presses');
   assert.equal((await line.locator('[data-count=refused]').innerText()).trim(), '0');
   assert.match(await page.locator('#broker').innerText(), /HTTP/, 'no broker: readings over HTTP');
 
@@ -189,7 +211,7 @@ test('the devices page counts the readings and registers a device with its crede
   await page.locator('#copy-credential').click();
   await page.waitForSelector('#copy-credential[data-copied=yes]');
   assert.equal(await page.locator(`#devices tr[data-device="${second}"]`).count(), 1);
-  await shot(page, 'c4-devices-registered');
+  await shot(page, 'c5-devices-registered');
 
   // The same id again: the reason beside the form.
   await form.locator('input[name=device_id]').fill(second);
