@@ -221,6 +221,8 @@
         if (res.ok) {
           var fresh = parse(text);
           if (fresh) li.replaceWith(fresh);
+          // Not a row: the session ended and the answer is the sign-in page.
+          else window.location.reload();
           return;
         }
         button.disabled = false;

@@ -112,6 +112,24 @@ async fn the_care_pages_answer_the_right_people() {
             "no broker: HTTP only"
         );
         assert!(devices.text.contains("id=\"register-form\""));
+        // English for those who ask for it.
+        let en = app
+            .with(
+                "GET /care in English",
+                wangge.get(app.url("/care")).header("accept-language", "en"),
+            )
+            .await;
+        en.status(200);
+        assert!(en.text.contains("Alarm console") && en.text.contains("No open alarms."));
+        let en = app
+            .with(
+                "GET /care/devices in English",
+                wangge
+                    .get(app.url("/care/devices"))
+                    .header("accept-language", "en"),
+            )
+            .await;
+        assert!(en.text.contains("Register a device"));
         // A region outside the area is refused before anything is read.
         app.page(&wangge, "/care?tab=active&region=330105")
             .await
@@ -265,6 +283,17 @@ async fn an_sos_press_is_acknowledged_and_resolved_from_the_console() {
             refused.text
         );
         assert_eq!(refused.code / 100, 4, "{}", refused.text);
+        // A wrong CSRF token is also told to the script in words, and changes nothing.
+        let forged = post_form(
+            &app,
+            &shegong,
+            &format!("/care/alarms/{id}/acknowledge"),
+            &[("_csrf", "forged")],
+            true,
+        )
+        .await;
+        forged.status(403);
+        assert!(!forged.text.contains('<'), "a message: {}", forged.text);
 
         // The grid worker acknowledges with a plain form, then resolves as the script does.
         let wangge_csrf = csrf(&app, &wangge).await;

@@ -306,10 +306,10 @@ async fn act(
     form: ActForm,
     action: &str,
 ) -> AppResult<Response> {
-    user.check_csrf(&form.csrf)?;
     let s = &user.0;
     let script = from_script(&headers);
     let done = async {
+        user.check_csrf(&form.csrf)?;
         visible(&state, &s.user, id).await?;
         let ip = Some(addr.ip().to_string());
         match action {
