@@ -76,6 +76,7 @@ pub static TABLES: &[&[Entry]] = &[
     crate::open311_text::TABLE,
     crate::healthcheck_text::TABLE,
     crate::care_text::TABLE,
+    crate::care_page_text::TABLE,
 ];
 
 /// The entries of the foundation: the shell, sign-in, regions, grids, maps, audit.

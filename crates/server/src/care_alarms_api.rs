@@ -255,7 +255,11 @@ async fn stream(
 }
 
 /// Alarm `id` if it lies in the caller's area; otherwise as if it did not exist.
-async fn alarm_in_area(state: &AppState, user: &linli_store::User, id: i64) -> AppResult<Alarm> {
+pub(crate) async fn alarm_in_area(
+    state: &AppState,
+    user: &linli_store::User,
+    id: i64,
+) -> AppResult<Alarm> {
     match state.store.care_alarm(id).await? {
         Some(a) if user.scope.range().contains(a.region_key) => Ok(a),
         _ => Err(AppError::NotFound(format!("alarm {id}"))),

@@ -66,7 +66,7 @@ pub struct DeviceDto {
     pub refused: i64,
 }
 
-fn device_dto(d: &Device, lang: Lang) -> DeviceDto {
+pub(crate) fn device_dto(d: &Device, lang: Lang) -> DeviceDto {
     DeviceDto {
         device_id: d.device_id.clone(),
         kind: d.kind.clone(),
@@ -178,13 +178,26 @@ async fn register(
     ApiUser(s): ApiUser,
     JsonBody(b): JsonBody<DeviceBody>,
 ) -> AppResult<(StatusCode, Json<RegisteredDto>)> {
-    if !s.user.role.allows(Permission::ManageRegistry) {
+    let made = register_device(&state, lang, &s.user, addr, &b).await?;
+    Ok((StatusCode::CREATED, Json(made)))
+}
+
+/// `user` registers device `b`: the checks and the answer of the API, shared with the
+/// devices page.
+pub(crate) async fn register_device(
+    state: &AppState,
+    lang: Lang,
+    user: &User,
+    addr: SocketAddr,
+    b: &DeviceBody,
+) -> AppResult<RegisteredDto> {
+    if !user.role.allows(Permission::ManageRegistry) {
         return Err(AppError::Forbidden);
     }
     let kind = DeviceKind::parse(&b.kind).map_err(AppError::bad_request)?;
     // A household outside the caller's area is answered as one that does not exist.
     match state.store.household(b.household_id).await? {
-        Some(h) if s.user.scope.contains(h.region) => {}
+        Some(h) if user.scope.contains(h.region) => {}
         _ => {
             return Err(AppError::bad_request(
                 Problem::new("care_household_not_found", "care.household_not_found")
@@ -195,17 +208,9 @@ async fn register(
     }
     let (device, credential) = state
         .store
-        .register_device(
-            &actor(&s.user, Some(addr)),
-            &b.device_id,
-            kind,
-            b.household_id,
-        )
+        .register_device(&actor(user, Some(addr)), &b.device_id, kind, b.household_id)
         .await?;
-    Ok((
-        StatusCode::CREATED,
-        Json(credentials_dto(&state, &device, credential, lang).await),
-    ))
+    Ok(credentials_dto(state, &device, credential, lang).await)
 }
 
 #[utoipa::path(post, path = "/api/v1/care/devices/{device_id}/credential", tag = "care", security(("bearer" = [])),
@@ -219,12 +224,26 @@ async fn reset_credential(
     ApiUser(s): ApiUser,
     Path(device_id): Path<String>,
 ) -> AppResult<Json<RegisteredDto>> {
-    if !s.user.role.allows(Permission::ManageRegistry) {
+    Ok(Json(
+        reset_device(&state, lang, &s.user, addr, &device_id).await?,
+    ))
+}
+
+/// `user` gives device `device_id` a new credential: the checks and the answer of the API,
+/// shared with the devices page.
+pub(crate) async fn reset_device(
+    state: &AppState,
+    lang: Lang,
+    user: &User,
+    addr: SocketAddr,
+    device_id: &str,
+) -> AppResult<RegisteredDto> {
+    if !user.role.allows(Permission::ManageRegistry) {
         return Err(AppError::Forbidden);
     }
     // A device outside the caller's area is answered as one that does not exist.
-    match state.store.care_device(&device_id).await? {
-        Some(d) if s.user.scope.range().contains(d.region_key) => {}
+    match state.store.care_device(device_id).await? {
+        Some(d) if user.scope.range().contains(d.region_key) => {}
         _ => {
             return Err(AppError::bad_request(
                 Problem::new("care_unknown_device", "care.unknown_device")
@@ -235,11 +254,9 @@ async fn reset_credential(
     }
     let (device, credential) = state
         .store
-        .reset_device_credential(&actor(&s.user, Some(addr)), &device_id)
+        .reset_device_credential(&actor(user, Some(addr)), device_id)
         .await?;
-    Ok(Json(
-        credentials_dto(&state, &device, credential, lang).await,
-    ))
+    Ok(credentials_dto(state, &device, credential, lang).await)
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -308,7 +325,7 @@ pub struct RefusalDto {
     pub last_payload: String,
 }
 
-fn refusal_dto(r: &RefusalCount, lang: Lang) -> RefusalDto {
+pub(crate) fn refusal_dto(r: &RefusalCount, lang: Lang) -> RefusalDto {
     let key = match lang {
         Lang::Zh => "zh",
         Lang::En => "en",

@@ -57,6 +57,11 @@ async fn status(
     if !s.user.role.allows(Permission::ViewRegistry) {
         return Err(AppError::Forbidden);
     }
+    Ok(Json(broker_status(&state)))
+}
+
+/// linli's connection to the broker now (for the API and the devices page).
+pub(crate) fn broker_status(state: &AppState) -> BrokerStatus {
     let broker = state.broker.as_ref().ok();
     let stats = broker
         .and_then(|b| b.ingest.as_ref())
@@ -64,7 +69,7 @@ async fn status(
     let n = |f: fn(&linli_care::IngestStats) -> &std::sync::atomic::AtomicU64| {
         stats.as_ref().map_or(0, |s| f(s).load(Ordering::Relaxed))
     };
-    Ok(Json(BrokerStatus {
+    BrokerStatus {
         url: state.config.mqtt.as_ref().map(|c| c.display_url()),
         provisions_accounts: broker.is_some_and(|b| b.provisioner.is_some()),
         connected: stats
@@ -83,7 +88,7 @@ async fn status(
         refused: n(|s| &s.refused),
         batches: n(|s| &s.batches),
         write_retries: n(|s| &s.write_retries),
-    }))
+    }
 }
 
 /// What EMQX sends to authenticate a connecting client.

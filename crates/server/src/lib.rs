@@ -22,6 +22,7 @@ pub mod auth;
 pub mod care_alarms_api;
 pub mod care_api;
 pub mod care_broker_api;
+mod care_pages;
 pub mod care_visits_api;
 pub mod error;
 pub mod events_api;
@@ -199,6 +200,7 @@ pub fn router(state: AppState) -> Router {
         .merge(open311::routes())
         .merge(registry_pages::routes())
         .merge(events_pages::routes())
+        .merge(care_pages::routes())
         .merge(healthcheck_pages::routes())
         .merge(pages::routes())
         .merge(assets::routes())

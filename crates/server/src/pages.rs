@@ -83,6 +83,9 @@ pub fn user_view(lang: Lang, u: &linli_store::User) -> Value {
         "is_admin": u.role.allows(Permission::ManageAccounts),
         "sees_registry": u.role.allows(Permission::ViewRegistry),
         "sees_events": u.role.allows(Permission::WorkEvents),
+        // The care pages list devices and alarms of households: for those who read the
+        // registry, as the care API allows.
+        "sees_care": u.role.allows(Permission::ViewRegistry),
         "is_resident": u.role == linli_core::Role::Resident,
     })
 }

@@ -372,7 +372,7 @@ pub struct Alarm {
 pub const ALARM_STATES: [&str; 3] = ["open", "acknowledged", "resolved"];
 
 /// The columns of [`Alarm`], over `care_alarms a JOIN care_devices d`.
-const ALARM_COLUMNS: &str =
+pub(crate) const ALARM_COLUMNS: &str =
     "a.id, a.household_id, d.device_id, a.kind, a.severity, a.state, a.community_key, \
      a.region_key, a.since, a.raised_at, a.cleared_at, a.acknowledged_at, a.acknowledged_by, \
      a.resolved_at, a.resolved_by, a.outcome, a.event_id, a.dispatch_problem";

@@ -21,6 +21,7 @@ pub mod audit;
 mod batch;
 pub mod care;
 pub mod care_alarms;
+pub mod care_console;
 pub mod care_dispatch;
 pub mod care_figures;
 pub mod care_household_rules;
