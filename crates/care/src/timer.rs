@@ -57,7 +57,7 @@ impl Timer {
                         Err(e) => tracing::error!("care timer: {e}"),
                     }
                 }
-                if let Err(e) = dispatch_all(&store).await {
+                if let Err(e) = dispatch_all(&store, &feed).await {
                     tracing::error!("care timer: making events of alarms: {e}");
                 }
                 if full_round {
@@ -72,7 +72,16 @@ impl Timer {
     }
 }
 
-async fn dispatch_all(store: &Store) -> linli_store::Result<()> {
-    while store.dispatch_care_alarms(DISPATCH_PAGE).await? as i64 == DISPATCH_PAGE {}
-    Ok(())
+/// Makes events of every alarm without one, telling open consoles of each (its event link
+/// and acknowledge button appear without the console asking again).
+async fn dispatch_all(store: &Store, feed: &AlarmFeed) -> linli_store::Result<()> {
+    loop {
+        let dealt = store.dispatch_care_alarms_listed(DISPATCH_PAGE).await?;
+        for &(id, region_key) in &dealt {
+            feed.changed(region_key, id);
+        }
+        if (dealt.len() as i64) < DISPATCH_PAGE {
+            return Ok(());
+        }
+    }
 }

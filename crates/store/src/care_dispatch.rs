@@ -50,7 +50,7 @@ pub fn acknowledge_within_ms(severity: &str) -> Option<i64> {
 }
 
 /// An alarm waiting to become an event: id, building, kind, severity, device id, since.
-type Undispatched = (i64, i64, String, String, String, i64);
+type Undispatched = (i64, i64, String, String, String, i64, i64);
 
 impl Store {
     /// Adds the care categories to a catalog that lacks them (a database made before care
@@ -117,9 +117,15 @@ impl Store {
     /// Makes events of up to `limit` alarms that have none, oldest first; returns how many
     /// it dealt with (an alarm that cannot be filed keeps why, and is passed over after).
     pub async fn dispatch_care_alarms(&self, limit: i64) -> Result<usize> {
+        Ok(self.dispatch_care_alarms_listed(limit).await?.len())
+    }
+
+    /// [`Store::dispatch_care_alarms`], returning each alarm dealt with as (id, place), so
+    /// that open consoles can show its event at once.
+    pub async fn dispatch_care_alarms_listed(&self, limit: i64) -> Result<Vec<(i64, i64)>> {
         let rows: Vec<Undispatched> = on_read!(self, p => {
             sqlx::query_as(
-                "SELECT a.id, h.building_id, a.kind, a.severity, d.device_id, a.since \
+                "SELECT a.id, h.building_id, a.kind, a.severity, d.device_id, a.since, a.region_key \
                  FROM care_alarms a JOIN households h ON h.id = a.household_id \
                  JOIN care_devices d ON d.id = a.device_key \
                  WHERE a.event_id IS NULL AND a.dispatch_problem IS NULL ORDER BY a.id LIMIT $1",
@@ -128,8 +134,8 @@ impl Store {
             .fetch_all(p)
             .await?
         });
-        let mut made = 0;
-        for (id, building, kind, severity, device_id, since) in rows {
+        let mut made = Vec::with_capacity(rows.len());
+        for (id, building, kind, severity, device_id, since, region_key) in rows {
             let name_zh = linli_core::care_rules::AlarmKind::parse(&kind)
                 .map(|k| linli_core::i18n::text(linli_core::i18n::Lang::Zh, k.text_key()))
                 .unwrap_or(kind.as_str())
@@ -172,7 +178,7 @@ impl Store {
                 .execute(p)
                 .await?;
             });
-            made += 1;
+            made.push((id, region_key));
         }
         Ok(made)
     }
