@@ -70,7 +70,9 @@ impl ParsedRule {
 }
 
 /// The rules a district starts with: the practice's examples, made a little finer so that
-/// the oldest and the most alone are seen most often.
+/// the oldest and the most alone are seen most often. Together they pick exactly the
+/// registry's key elderly (重点老人): 80 or over, or 60 or over and living alone, solitary
+/// or empty-nest.
 pub fn default_rules() -> Vec<VisitRule> {
     let rule = |tags: &[&str], interval_days| VisitRule {
         tags: tags.iter().map(|t| t.to_string()).collect(),
@@ -82,6 +84,9 @@ pub fn default_rules() -> Vec<VisitRule> {
         rule(&["living_alone", "age60"], 14),
         rule(&["empty_nest", "age80"], 14),
         rule(&["empty_nest", "age60"], 30),
+        // 高龄: everyone 80 or over is key elderly (the registry counts them so), visited
+        // at least monthly.
+        rule(&["age80"], 30),
     ]
 }
 
@@ -401,9 +406,11 @@ mod tests {
             (r.interval_days, r.code().as_str()),
             (30, "age60+empty_nest")
         );
-        // Living alone at 50 is not elderly care; 80 with family is not on the list.
+        // Living alone at 50 is not elderly care; 80 with family is visited monthly.
         assert!(plan_for(&rules, &[Tag::LivingAlone]).is_none());
-        assert!(plan_for(&rules, &[Tag::Age60, Tag::Age80]).is_none());
+        assert!(plan_for(&rules, &[Tag::Age60]).is_none());
+        let old = plan_for(&rules, &[Tag::Age60, Tag::Age80]).expect("80+");
+        assert_eq!((old.interval_days, old.code().as_str()), (30, "age80"));
     }
 
     #[test]

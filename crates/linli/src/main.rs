@@ -624,6 +624,14 @@ async fn demo(database: &str, key_file: &Path, args: DemoArgs) -> Result<()> {
         r.large_communities,
         started.elapsed().as_secs_f64()
     );
+    {
+        let district = RegionCode::parse("330102").map_err(|e| anyhow!("{e}"))?;
+        let care = store.build_demo_care(district).await?;
+        eprintln!(
+            "Care: {} key elderly enrolled by the built-in visit rules, {} visits over the last two months.",
+            care.enrolled, care.visits
+        );
+    }
     if roads.is_some() {
         let district = RegionCode::parse("330102").map_err(|e| anyhow!("{e}"))?;
         store.generate_demo_figures(district).await?;

@@ -28,6 +28,7 @@ pub mod care_household_rules;
 pub mod care_visits;
 mod copy_text;
 pub mod demo;
+pub mod demo_care;
 pub mod demo_events;
 pub mod demo_registry;
 pub mod divisions;

@@ -567,3 +567,59 @@ async fn a_household_has_its_own_alarm_rules_and_the_figures_count_alarms_and_de
         );
     }
 }
+
+#[tokio::test]
+async fn the_demo_enrols_its_key_elderly_with_two_months_of_visits_and_rebuilds_cleanly() {
+    for db in TestDb::both().await {
+        let s = demo(&db).await;
+        let district = code("330102");
+        let first = s.build_demo_care(district).await.expect("demo care");
+        assert!(
+            first.enrolled > 0 && first.visits > first.enrolled,
+            "{first:?}"
+        );
+        let day = today();
+        let listed = s
+            .care_enrolments(district.range(), Due::All, day, all())
+            .await
+            .expect("list");
+        assert_eq!(listed.total, first.enrolled as i64);
+        let now = now_ms();
+        let f = s
+            .care_figures(district.range(), now - 30 * DAY, now)
+            .await
+            .expect("figures");
+        assert!(f.overdue > 0 && f.overdue < f.enrolled, "{f:?}");
+        assert!(f.visits_on_time > 0 && f.visits_on_time < f.visits, "{f:?}");
+        // Each plan follows its latest visit.
+        for e in &listed.items {
+            let latest = s
+                .care_visits(
+                    e.id,
+                    None,
+                    Page {
+                        offset: 0,
+                        limit: 1,
+                    },
+                )
+                .await
+                .expect("visits");
+            let last = latest.items.first().map(|v| v.visited_at);
+            assert_eq!(e.last_visit_at, last);
+            assert_eq!(
+                e.due_at,
+                last.unwrap_or(e.enrolled_at) + i64::from(e.interval_days) * DAY
+            );
+        }
+        // A rebuild replaces the demo's care, the same again.
+        let again = s.build_demo_care(district).await.expect("again");
+        assert_eq!(again, first);
+        assert_eq!(
+            s.care_enrolments(district.range(), Due::All, day, all())
+                .await
+                .expect("list")
+                .total,
+            first.enrolled as i64
+        );
+    }
+}
