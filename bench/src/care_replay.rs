@@ -314,7 +314,7 @@ pub async fn run(opts: &Options) -> Result<Done> {
          (QoS 1) into linli's ingestion; the alarm timer ran at every virtual minute with readings \
          and at every due time, as its 30-second round would in real time.\n\n",
         group(raw_events.len() as u64),
-        -shift / DAY,
+        shift / DAY,
         all.len(),
         report.stops.len(),
         report.nights.len(),
