@@ -6,7 +6,10 @@
 //!   (so that its peak RSS is its own);
 //! - `summary`: `Store::summary` (one key-range scan) against the classic adjacency list
 //!   counted with a recursive CTE;
-//! - `all`: both, as one Markdown report, also written to bench/RESULTS.md.
+//! - `all`: both, as one Markdown report, also written to bench/RESULTS.md;
+//! - `care`: readings through a real Mosquitto: 28 real days of a person living alone
+//!   replayed with anomalies injected, the sustained rate against `mosquitto_sub`, alarm
+//!   latency, and nothing lost across a SIGKILL and a broker restart (bench/RESULTS-care.md).
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -14,6 +17,10 @@ use std::time::Duration;
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 
+mod care;
+mod care_load;
+mod care_lost;
+mod care_replay;
 mod divisions;
 mod events;
 mod events_crash;
@@ -137,6 +144,39 @@ enum Command {
         #[arg(long)]
         write: bool,
     },
+    /// Care through a real Mosquitto: the van Kasteren replay (false alarms, detection
+    /// delays), readings from simulated households against `mosquitto_sub` draining the same
+    /// stream, SOS alarm latency, memory, and nothing lost across a SIGKILL of linli and a
+    /// broker restart.
+    Care {
+        #[command(flatten)]
+        pg: PgArg,
+        /// Simulated households, six devices each.
+        #[arg(long, default_value_t = 10_000)]
+        households: usize,
+        /// The load's stream is the goal rate (30,000 readings/s) for this many seconds; the
+        /// latency run lasts about as long.
+        #[arg(long, default_value_t = 20)]
+        seconds: u64,
+        /// Publishing connections of the load generator.
+        #[arg(long, default_value_t = 4)]
+        publishers: usize,
+        /// The shared data directory (the van Kasteren recording is under sensors/).
+        #[arg(long, default_value = concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/data"))]
+        data: PathBuf,
+        /// The linli binary (build it with `cargo build --release -p linli`).
+        #[arg(long, default_value = concat!(env!("CARGO_MANIFEST_DIR"), "/../target/release/linli"))]
+        linli: PathBuf,
+        #[arg(long)]
+        skip_replay: bool,
+        #[arg(long)]
+        skip_load: bool,
+        #[arg(long)]
+        skip_lost: bool,
+        /// Also write the report to bench/RESULTS-care.md.
+        #[arg(long)]
+        write: bool,
+    },
     /// Both benchmarks, as one Markdown report on stdout and in bench/RESULTS.md.
     All {
         #[command(flatten)]
@@ -235,6 +275,7 @@ fn main() -> anyhow::Result<()> {
         | Command::EventsLoad { pg, .. }
         | Command::EventsCrash { pg, .. }
         | Command::La311 { pg, .. }
+        | Command::Care { pg, .. }
         | Command::DivisionsCase { pg, .. } => pg.url.clone().filter(|u| !u.is_empty()),
         Command::DivisionsCsv { .. } => None,
     };
@@ -375,6 +416,42 @@ fn main() -> anyhow::Result<()> {
             }
             if !done.passed {
                 anyhow::bail!("the replay failed its checks (see the report)");
+            }
+        }
+        Command::Care {
+            households,
+            seconds,
+            publishers,
+            data,
+            linli,
+            skip_replay,
+            skip_load,
+            skip_lost,
+            write,
+            ..
+        } => {
+            let machine = rt.block_on(machine::describe("care", pg.as_deref()));
+            let opts = care::Options {
+                households,
+                seconds,
+                data,
+                linli,
+                pg: pg.is_some(),
+                publishers,
+                skip_replay,
+                skip_load,
+                skip_lost,
+            };
+            let done = rt.block_on(care::run(&opts))?;
+            let report = format!("# linli care benchmark\n\n{machine}\n{}", done.markdown);
+            print!("{report}");
+            if write {
+                let path = concat!(env!("CARGO_MANIFEST_DIR"), "/RESULTS-care.md");
+                std::fs::write(path, &report).with_context(|| format!("writing {path}"))?;
+                eprintln!("written to {path}");
+            }
+            if !done.passed {
+                anyhow::bail!("the care benchmark failed its checks (see the report)");
             }
         }
         Command::All {

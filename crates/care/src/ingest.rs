@@ -21,9 +21,6 @@ use crate::broker::{BrokerConfig, BrokerError};
 const MAX_BATCH: usize = 2_000;
 /// How long the first reading of a batch waits for others to join it.
 const GATHER: Duration = Duration::from_millis(20);
-/// Readings received and not yet written; when full, linli stops reading from the broker,
-/// which holds the rest.
-const QUEUE: usize = 20_000;
 
 /// The shared subscription every linli process joins.
 pub fn shared_topics() -> String {
@@ -90,7 +87,15 @@ impl Ingest {
         options.set_manual_acks(true);
         let (client, events) = AsyncClient::new(options, 10_000);
         let stats = Arc::new(IngestStats::default());
-        let (tx, rx) = mpsc::channel(QUEUE);
+        // Unbounded on purpose: the task that reads the broker's packets is also the one that
+        // sends linli's acknowledgements (rumqttc sends requests only while its event loop is
+        // polled). Were it to wait for room in a bounded queue, the writer could wait in turn
+        // for room to acknowledge, and both would stop for good (the broker then drops linli
+        // for missing its keep-alive). What linli holds unacknowledged is then bounded only by
+        // what the broker sends ahead of the acknowledgements: Mosquitto 2.0.11 did not hold
+        // to its in-flight window (`max_inflight_messages` in linli.conf) and bench/care saw
+        // linli hold 354,136 readings (182 MiB peak) while it drained a backlog.
+        let (tx, rx) = mpsc::unbounded_channel();
         let receive = tokio::spawn(receive(
             client.clone(),
             events,
@@ -111,7 +116,7 @@ impl Ingest {
 async fn receive(
     client: AsyncClient,
     mut events: rumqttc::EventLoop,
-    tx: mpsc::Sender<Publish>,
+    tx: mpsc::UnboundedSender<Publish>,
     stats: Arc<IngestStats>,
     url: String,
 ) {
@@ -120,7 +125,7 @@ async fn receive(
         match events.poll().await {
             Ok(Event::Incoming(Packet::Publish(p))) => {
                 stats.received.fetch_add(1, Ordering::Relaxed);
-                if tx.send(p).await.is_err() {
+                if tx.send(p).is_err() {
                     return;
                 }
             }
@@ -172,7 +177,7 @@ async fn receive(
 async fn write(
     store: Store,
     client: AsyncClient,
-    mut rx: mpsc::Receiver<Publish>,
+    mut rx: mpsc::UnboundedReceiver<Publish>,
     stats: Arc<IngestStats>,
     on_batch: Option<OnBatch>,
 ) {

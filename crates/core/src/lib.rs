@@ -2,6 +2,7 @@
 //! command line all lean on these types so that a rule is written once.
 
 pub mod care;
+pub mod care_kasteren;
 mod care_page_text;
 pub mod care_rules;
 mod care_text;

@@ -7,12 +7,11 @@
 
 use std::path::PathBuf;
 
-use chrono::NaiveDateTime;
 use linli_core::care::{DeviceKind, Reading, ReadingKind};
+use linli_core::care_kasteren::{cut_points, events, hour, FILE, FRONT_DOOR};
 use linli_core::care_rules::{AlarmKind, Change, Household, Rules};
 use linli_core::china_time;
 
-const FRONT_DOOR: u32 = 12;
 const MINUTE: i64 = 60_000;
 const HOUR: i64 = 60 * MINUTE;
 /// How often the engine is ticked between readings (what linli's timer does).
@@ -22,7 +21,7 @@ fn data() -> Option<String> {
     let base = std::env::var("LINLI_SHARED_DATA")
         .map(PathBuf::from)
         .unwrap_or_else(|_| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data"));
-    let path = base.join("sensors/kasteren_houseA/kasterenSenseData.txt");
+    let path = base.join(FILE);
     match std::fs::read_to_string(&path) {
         Ok(text) => Some(text),
         Err(e) => {
@@ -30,31 +29,6 @@ fn data() -> Option<String> {
             None
         }
     }
-}
-
-/// (time, sensor) of every sensor change: each row is an interval, ON at its start and OFF
-/// at its end, both activity.
-fn events(text: &str) -> Vec<(i64, u32)> {
-    let time = |s: &str| {
-        NaiveDateTime::parse_from_str(s.trim(), "%d-%b-%Y %H:%M:%S")
-            .map(china_time::from_reading)
-            .ok()
-    };
-    let mut out = Vec::new();
-    for line in text.lines() {
-        let cols: Vec<&str> = line.split('\t').collect();
-        let [start, end, id, _] = cols[..] else {
-            continue;
-        };
-        let (Some(start), Some(end), Ok(id)) = (time(start), time(end), id.trim().parse::<u32>())
-        else {
-            continue;
-        };
-        out.push((start, id));
-        out.push((end, id));
-    }
-    out.sort();
-    out
 }
 
 /// Replays `events` up to `until` through the rules, ticking every minute, and returns what
@@ -102,10 +76,6 @@ fn replay(events: &[(i64, u32)], until: i64) -> Vec<(i64, AlarmKind, i64)> {
     raised
 }
 
-fn hour(ms: i64) -> u32 {
-    china_time::format(ms, "%H").parse().unwrap_or(0)
-}
-
 #[test]
 fn four_weeks_of_a_life_raise_no_false_alarm() {
     let Some(text) = data() else {
@@ -131,23 +101,8 @@ fn a_stop_at_home_and_a_night_exit_are_caught_within_the_window() {
         return;
     };
     let events = events(&text);
-    // Cut points: from day 8 on (the normal learned), the first indoor event after 10:00
-    // each day when the person is at home (the next event is not the front door).
     let start = events[0].0 + 8 * 24 * HOUR;
-    let mut cuts = Vec::new();
-    for (i, w) in events.windows(2).enumerate() {
-        let ((t, s), (_, next)) = (w[0], w[1]);
-        let fresh_day = cuts.last().is_none_or(|&(c, _)| t - c > 20 * HOUR);
-        if t >= start
-            && hour(t) >= 10
-            && hour(t) < 16
-            && s != FRONT_DOOR
-            && next != FRONT_DOOR
-            && fresh_day
-        {
-            cuts.push((t, i));
-        }
-    }
+    let cuts = cut_points(&events);
     assert!(cuts.len() >= 5, "{} cut points", cuts.len());
     let mut delays = Vec::new();
     for &(t, i) in &cuts {
