@@ -14,7 +14,7 @@ use linli_core::care_visits::{
     VisitRule,
 };
 use linli_core::region::KeyRange;
-use linli_core::registry::tags::{age_on, date_from_key, date_key, derived_tags, Tag};
+use linli_core::registry::tags::{age_on, date_from_key, date_key, derived_tags, BirthBound, Tag};
 use linli_core::{Level, Problem, RegionCode};
 use serde_json::json;
 
@@ -269,12 +269,13 @@ fn push_candidate_filter<'a, DB: sqlx::Database>(
         if i > 0 {
             qb.push(" OR ");
         }
+        // Visit rules carry only the old-age tags, whose bound is "born on or before".
         let bound = rule
             .age()
             .and_then(|t| t.birth_bound(today))
-            .map(|b| match b {
-                linli_core::registry::tags::BirthBound::OnOrBefore(d) => i64::from(date_key(d)),
-                linli_core::registry::tags::BirthBound::After(d) => i64::from(date_key(d)),
+            .and_then(|b| match b {
+                BirthBound::OnOrBefore(d) => Some(i64::from(date_key(d))),
+                BirthBound::After(_) => None,
             });
         qb.push("(");
         match bound {
