@@ -86,5 +86,6 @@ pub static TABLE: &[Entry] = &[
     ("care.too_many_photos", "照片过多（{count} 张）：每次探访最多 {max} 张。", "Too many photos ({count}): at most {max} per visit."),
     ("care.region_not_community", "“{value}”是{level}：请选择一个社区或其下的网格。", "“{value}” is a {level}: choose a community or a grid in it."),
     ("care.rules_below_community", "“{value}”是网格：网格按所在社区的探访规则执行，请在社区或以上设置规则。", "“{value}” is a grid: grids follow their community's visit rules; set rules for a community or above."),
+    ("care.hook_secret", "缺少或错误的共享密钥：请在 MQTT 服务器的 HTTP 认证请求头 {header} 中填写 linli 的 --broker-hook-secret。", "The shared secret is missing or wrong: put linli's --broker-hook-secret in the header {header} of the broker's HTTP authentication requests."),
     ("care.bad_due", "“{value}”无效；可选：{options}。", "“{value}” is invalid; use one of: {options}."),
 ];

@@ -137,6 +137,11 @@ struct ServeArgs {
     /// broker asks linli, as EMQX's HTTP authentication does).
     #[arg(long, env = "LINLI_MQTT_PROVISION", default_value = "dynsec", value_parser = ["dynsec", "none"])]
     mqtt_provision: String,
+    /// A secret the broker's HTTP authentication (EMQX) must send in the header
+    /// x-linli-hook-secret; without it POST /api/v1/care/broker/authenticate and /authorize
+    /// answer anyone.
+    #[arg(long, env = "LINLI_BROKER_HOOK_SECRET", hide_env_values = true)]
+    broker_hook_secret: Option<String>,
 }
 
 impl ServeArgs {
@@ -557,6 +562,7 @@ async fn serve(store: Store, args: ServeArgs) -> Result<()> {
         secure_cookies: args.secure_cookies,
         photo_dir: Some(args.photos.clone()),
         mqtt: args.broker()?,
+        broker_hook_secret: args.broker_hook_secret.clone().filter(|s| !s.is_empty()),
     };
     linli_server::serve(store, config, args.listen)
         .await

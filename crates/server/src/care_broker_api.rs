@@ -9,11 +9,13 @@
 use std::sync::atomic::Ordering;
 
 use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use linli_core::care::device_topic;
-use linli_core::Permission;
+use linli_core::{Permission, Problem};
 use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
 use utoipa::{OpenApi, ToSchema};
 
 use crate::api::{ErrorBody, JsonBody};
@@ -123,13 +125,46 @@ fn verdict(result: &'static str) -> Json<Verdict> {
     })
 }
 
+/// The header a broker's HTTP hooks carry the shared secret in.
+pub const HOOK_SECRET_HEADER: &str = "x-linli-hook-secret";
+
+/// Checks the broker's shared secret, when linli has one: the hooks tell a registered device
+/// from an unknown name, which nobody else should learn.
+fn check_hook_secret(state: &AppState, headers: &HeaderMap) -> AppResult<()> {
+    let Some(expected) = state.config.broker_hook_secret.as_deref() else {
+        return Ok(());
+    };
+    let sent = headers
+        .get(HOOK_SECRET_HEADER)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    // Digests of equal length, compared whole: the time taken says nothing of the secret.
+    let digest = |s: &str| Sha256::digest(s.as_bytes());
+    let (a, b) = (digest(sent), digest(expected));
+    let same = a
+        .iter()
+        .zip(b.iter())
+        .fold(0u8, |acc, (x, y)| acc | (x ^ y))
+        == 0;
+    if same {
+        Ok(())
+    } else {
+        Err(AppError::Problem(
+            StatusCode::UNAUTHORIZED,
+            Problem::new("care_hook_secret", "care.hook_secret").arg("header", HOOK_SECRET_HEADER),
+        ))
+    }
+}
+
 #[utoipa::path(post, path = "/api/v1/care/broker/authenticate", tag = "care",
     request_body = AuthenticateBody,
-    responses((status = 200, body = Verdict, description = "allow: the device's own credential (a wrong one is counted as a refusal); ignore: not a device")))]
+    responses((status = 200, body = Verdict, description = "allow: the device's own credential (a wrong one is counted as a refusal); ignore: not a device"), (status = 401, body = ErrorBody, description = "the shared secret (x-linli-hook-secret) is missing or wrong")))]
 async fn authenticate(
     State(state): State<AppState>,
+    headers: HeaderMap,
     JsonBody(b): JsonBody<AuthenticateBody>,
 ) -> AppResult<Json<Verdict>> {
+    check_hook_secret(&state, &headers)?;
     // Only a registered device is linli's to judge; its wrong credential is counted.
     if state.store.care_device(&b.username).await?.is_none() {
         return Ok(verdict("ignore"));
@@ -143,11 +178,13 @@ async fn authenticate(
 
 #[utoipa::path(post, path = "/api/v1/care/broker/authorize", tag = "care",
     request_body = AuthorizeBody,
-    responses((status = 200, body = Verdict, description = "allow: a device publishing to its own topic; deny: anything else a device tries; ignore: not a device")))]
+    responses((status = 200, body = Verdict, description = "allow: a device publishing to its own topic; deny: anything else a device tries; ignore: not a device"), (status = 401, body = ErrorBody, description = "the shared secret (x-linli-hook-secret) is missing or wrong")))]
 async fn authorize(
     State(state): State<AppState>,
+    headers: HeaderMap,
     JsonBody(b): JsonBody<AuthorizeBody>,
 ) -> AppResult<Json<Verdict>> {
+    check_hook_secret(&state, &headers)?;
     if state.store.care_device(&b.username).await?.is_none() {
         return Ok(verdict("ignore"));
     }

@@ -54,6 +54,9 @@ pub struct Config {
     /// The MQTT broker devices publish to, when there is one: linli ingests readings from
     /// it and (with dynamic security) provisions devices' accounts on it.
     pub mqtt: Option<linli_care::BrokerConfig>,
+    /// The secret a broker (EMQX) sends in `x-linli-hook-secret` when it asks linli about a
+    /// device; without one configured the hooks answer anyone.
+    pub broker_hook_secret: Option<String>,
 }
 
 impl Config {

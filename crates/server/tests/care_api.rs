@@ -778,3 +778,47 @@ async fn the_alarm_console_streams_what_happens_in_its_area_only() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn the_broker_hooks_want_the_shared_secret_when_one_is_set() {
+    for db in TestDb::both().await {
+        let app = App::start_with(
+            db,
+            linli_server::Config {
+                broker_hook_secret: Some("hook-secret-1".into()),
+                ..Default::default()
+            },
+        )
+        .await;
+        let body =
+            json!({"username": "sos-0001", "password": "x", "topic": "t", "action": "publish"});
+        for path in [
+            "/api/v1/care/broker/authenticate",
+            "/api/v1/care/broker/authorize",
+        ] {
+            for secret in [None, Some("wrong")] {
+                let mut req = app.client().post(app.url(path)).json(&body);
+                if let Some(s) = secret {
+                    req = req.header("x-linli-hook-secret", s);
+                }
+                let e = app
+                    .with(&format!("{path} with {secret:?}"), req)
+                    .await
+                    .error(401, "care_hook_secret", None);
+                assert!(e["message"]
+                    .as_str()
+                    .expect("message")
+                    .contains("x-linli-hook-secret"));
+            }
+            let req = app
+                .client()
+                .post(app.url(path))
+                .header("x-linli-hook-secret", "hook-secret-1")
+                .json(&body);
+            let v = app.with(path, req).await;
+            v.status(200);
+            assert_eq!(v.json()["result"], "ignore", "not a registered device");
+        }
+        app.stop().await;
+    }
+}
