@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Real-browser tests: starts `linli demo` on a free port with a fresh SQLite database,
 # waits for /healthz, runs `node --test tests/e2e/` (every *.test.mjs there, sharing browser.mjs: linli.test.mjs,
-# registry.test.mjs, events.test.mjs, healthcheck.test.mjs, care.test.mjs) against it with the system Chromium, and stops the
+# registry.test.mjs, events.test.mjs, healthcheck.test.mjs, care.test.mjs, care_visits.test.mjs) against it with the system Chromium, and stops the
 # server on exit.
 #
 #   tests/e2e/run.sh                         # uses target/debug/linli

@@ -277,3 +277,54 @@
   connect();
   window.addEventListener('pagehide', function () { if (source) source.close(); });
 })();
+
+// ---- The visit rules editor (care_rules.html) ----
+// Without the script the form offers two blank rows and ignores blank ones; with it, rows are
+// added and removed in place (renumbered so that the store's message "rule N" matches what
+// the page shows), and the "use the rules above" button asks first.
+(function () {
+  'use strict';
+  var form = document.querySelector('[data-cp-rules]');
+  if (!form) return;
+  var rows = form.querySelector('#rule-rows');
+  var add = form.querySelector('[data-cp-add-row]');
+  var template = rows && rows.lastElementChild ? rows.lastElementChild.cloneNode(true) : null;
+
+  function renumber() {
+    Array.prototype.forEach.call(rows.children, function (li, i) {
+      li.dataset.row = String(i);
+      li.querySelectorAll('[name]').forEach(function (el) {
+        el.name = el.name.replace(/^r\d+\./, 'r' + i + '.');
+      });
+      var legend = li.querySelector('legend');
+      if (legend) legend.textContent = legend.textContent.replace(/\d+/, String(i + 1));
+    });
+    if (add) add.disabled = rows.children.length >= Number(add.dataset.max || 20);
+  }
+
+  function wire(li) {
+    var remove = li.querySelector('[data-cp-remove-row]');
+    if (!remove) return;
+    remove.hidden = false;
+    remove.addEventListener('click', function () { li.remove(); renumber(); });
+  }
+
+  Array.prototype.forEach.call(rows.children, wire);
+  if (add && template) {
+    add.hidden = false;
+    add.addEventListener('click', function () {
+      var li = template.cloneNode(true);
+      li.querySelectorAll('input[type=checkbox]').forEach(function (c) { c.checked = false; });
+      li.querySelectorAll('input[type=number]').forEach(function (c) { c.value = ''; });
+      li.querySelectorAll('select').forEach(function (s) { s.selectedIndex = 0; });
+      rows.appendChild(li);
+      wire(li);
+      renumber();
+    });
+  }
+  form.querySelectorAll('button[data-confirm]').forEach(function (b) {
+    b.addEventListener('click', function (e) {
+      if (!window.confirm(b.dataset.confirm)) e.preventDefault();
+    });
+  });
+})();

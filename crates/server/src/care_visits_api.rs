@@ -59,7 +59,7 @@ pub fn routes() -> Router<AppState> {
 // Access
 
 /// `region` parsed and in the caller's area, for one who may change the registry there.
-fn managed_region(user: &User, region: &str) -> AppResult<RegionCode> {
+pub(crate) fn managed_region(user: &User, region: &str) -> AppResult<RegionCode> {
     if !user.role.allows(Permission::ManageRegistry) {
         return Err(AppError::Forbidden);
     }
@@ -69,7 +69,7 @@ fn managed_region(user: &User, region: &str) -> AppResult<RegionCode> {
 }
 
 /// `region` parsed and in the caller's area, for one who may read the registry there.
-fn viewed_region(user: &User, region: &str) -> AppResult<RegionCode> {
+pub(crate) fn viewed_region(user: &User, region: &str) -> AppResult<RegionCode> {
     if !user.role.allows(Permission::ViewRegistry) {
         return Err(AppError::Forbidden);
     }
@@ -83,7 +83,11 @@ fn enrolment_not_found(id: i64) -> AppError {
 }
 
 /// Enrolment `id` if it lies in the caller's area.
-async fn visible_enrolment(state: &AppState, user: &User, id: i64) -> AppResult<Enrolment> {
+pub(crate) async fn visible_enrolment(
+    state: &AppState,
+    user: &User,
+    id: i64,
+) -> AppResult<Enrolment> {
     if !user.role.allows(Permission::ViewRegistry) {
         return Err(AppError::Forbidden);
     }
@@ -188,14 +192,6 @@ async fn put_rules(
     JsonBody(b): JsonBody<RulesBody>,
 ) -> AppResult<Json<VisitRulesDto>> {
     let region = managed_region(&s.user, &q.region)?;
-    // A grid follows its community's rules: rules below a community would never apply.
-    if region.level().number() > Level::Community.number() {
-        return Err(AppError::bad_request(
-            Problem::new("care_rules_below_community", "care.rules_below_community")
-                .arg("value", region)
-                .field("region"),
-        ));
-    }
     let rules: Option<Vec<VisitRule>> = b.rules.map(|list| {
         list.into_iter()
             .map(|r| VisitRule {
@@ -204,19 +200,35 @@ async fn put_rules(
             })
             .collect()
     });
-    let replanned = state
-        .store
-        .set_visit_rules(
-            &actor(&s.user, Some(addr)),
-            region,
-            rules.as_deref(),
-            today(),
-        )
-        .await?;
+    let replanned = set_rules(&state, &s.user, addr, region, rules.as_deref()).await?;
     let rules = state.store.visit_rules(region).await?;
     let mut dto = rules_dto(region, rules, lang);
     dto.replanned = Some(replanned);
     Ok(Json(dto))
+}
+
+/// Sets `region`'s own rules (or removes them) for one who may manage it there (checked
+/// by the caller with [`managed_region`]); returns how many plans changed. Shared with the
+/// rules page.
+pub(crate) async fn set_rules(
+    state: &AppState,
+    user: &User,
+    addr: SocketAddr,
+    region: RegionCode,
+    rules: Option<&[VisitRule]>,
+) -> AppResult<usize> {
+    // A grid follows its community's rules: rules below a community would never apply.
+    if region.level().number() > Level::Community.number() {
+        return Err(AppError::bad_request(
+            Problem::new("care_rules_below_community", "care.rules_below_community")
+                .arg("value", region)
+                .field("region"),
+        ));
+    }
+    Ok(state
+        .store
+        .set_visit_rules(&actor(user, Some(addr)), region, rules, today())
+        .await?)
 }
 
 // ---------------------------------------------------------------------------------------
@@ -358,11 +370,23 @@ async fn enrol(
     ApiUser(s): ApiUser,
     JsonBody(b): JsonBody<EnrolBody>,
 ) -> AppResult<(StatusCode, Json<EnrolmentDto>)> {
-    if !s.user.role.allows(Permission::ManageRegistry) {
+    let e = enrol_resident(&state, &s.user, addr, b.resident_id, b.interval_days).await?;
+    Ok((StatusCode::CREATED, Json(enrolment_dto(e, lang))))
+}
+
+/// Enrols `resident_id` with the API's checks (the manage permission, the resident in the
+/// caller's area); shared with the enrol page.
+pub(crate) async fn enrol_resident(
+    state: &AppState,
+    user: &User,
+    addr: SocketAddr,
+    resident_id: i64,
+    interval_days: Option<i64>,
+) -> AppResult<Enrolment> {
+    if !user.role.allows(Permission::ManageRegistry) {
         return Err(AppError::Forbidden);
     }
-    let interval = b
-        .interval_days
+    let interval = interval_days
         .map(check_interval)
         .transpose()
         .map_err(AppError::bad_request)?;
@@ -370,24 +394,18 @@ async fn enrol(
     let not_found = || {
         AppError::bad_request(
             Problem::new("care_resident_not_found", "care.resident_not_found")
-                .arg("value", b.resident_id)
+                .arg("value", resident_id)
                 .field("resident_id"),
         )
     };
-    match state.store.resident(b.resident_id, today()).await? {
-        Some(r) if s.user.scope.contains(r.region) => {}
+    match state.store.resident(resident_id, today()).await? {
+        Some(r) if user.scope.contains(r.region) => {}
         _ => return Err(not_found()),
     }
-    let e = state
+    Ok(state
         .store
-        .enrol(
-            &actor(&s.user, Some(addr)),
-            b.resident_id,
-            interval,
-            today(),
-        )
-        .await?;
-    Ok((StatusCode::CREATED, Json(enrolment_dto(e, lang))))
+        .enrol(&actor(user, Some(addr)), resident_id, interval, today())
+        .await?)
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -668,7 +686,20 @@ async fn record(
     Path(id): Path<i64>,
     JsonBody(b): JsonBody<VisitBody>,
 ) -> AppResult<(StatusCode, Json<VisitDto>)> {
-    if !s.user.role.allows(Permission::ManageRegistry) {
+    let v = record_checked(&state, &s.user, addr, id, b).await?;
+    Ok((StatusCode::CREATED, Json(visit_dto(v, lang))))
+}
+
+/// Records a visit with the API's checks (the manage permission, mode, concerns, time,
+/// photos, the enrolment in the caller's area); shared with the visit page's form.
+pub(crate) async fn record_checked(
+    state: &AppState,
+    user: &User,
+    addr: SocketAddr,
+    id: i64,
+    b: VisitBody,
+) -> AppResult<Visit> {
+    if !user.role.allows(Permission::ManageRegistry) {
         return Err(AppError::Forbidden);
     }
     let mode = VisitMode::parse(&b.mode).map_err(AppError::bad_request)?;
@@ -698,13 +729,13 @@ async fn record(
     let photos = b
         .photos
         .iter()
-        .map(|r| photo_ref(&state, r))
+        .map(|r| photo_ref(state, r))
         .collect::<AppResult<Vec<_>>>()?;
-    visible_enrolment(&state, &s.user, id).await?;
-    let v = state
+    visible_enrolment(state, user, id).await?;
+    Ok(state
         .store
         .record_visit(
-            &actor(&s.user, Some(addr)),
+            &actor(user, Some(addr)),
             id,
             &NewVisit {
                 visited_at,
@@ -714,8 +745,7 @@ async fn record(
                 photos,
             },
         )
-        .await?;
-    Ok((StatusCode::CREATED, Json(visit_dto(v, lang))))
+        .await?)
 }
 
 /// One of a visit's photos, for those who may see the enrolment.

@@ -423,6 +423,7 @@ async fn region_page(
     let any_generated = children.iter().any(|c| c["generated"] == json!(true))
         || region.source == Source::Generated;
     let registry_cards = crate::registry_pages::region_cards(&state, lang, user, code).await?;
+    let care_block = crate::care_pages::region_block(&state, lang, user, code).await?;
     let (jar, flash) = take_flash(jar, lang);
     let ctx = merge(
         base(lang, &s, &format!("/regions/{code}"), flash),
@@ -446,6 +447,7 @@ async fn region_page(
             "can_add": can_add,
             "any_generated": any_generated,
             "registry_cards": registry_cards,
+            "care_block": care_block,
             // The health check covers districts, streets and communities (a grid's is its
             // community's portrait).
             "healthcheck_link": (user.role.allows(Permission::ViewRegistry) && code.level() >= Level::District)

@@ -7,7 +7,7 @@
 use std::net::SocketAddr;
 
 use axum::extract::{ConnectInfo, Path, Query, State};
-use axum::response::{IntoResponse, Redirect, Response};
+use axum::response::Response;
 use axum_extra::extract::Form;
 use linli_core::care::DeviceKind;
 use linli_core::care_rules::Rules;
@@ -18,7 +18,7 @@ use linli_store::Session;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use super::{render, require_care, PAGE_SIZE};
+use super::{check, render, PAGE_SIZE};
 use crate::auth::PageUser;
 use crate::care_api::{refusal_dto, register_device, reset_device, DeviceBody, RegisteredDto};
 use crate::care_broker_api::broker_status;
@@ -180,15 +180,6 @@ async fn context(
             "broker": broker,
         }),
     ))
-}
-
-/// Residents have their own pages; everyone else needs to read the registry.
-fn check(s: &Session) -> AppResult<Option<Response>> {
-    if s.user.role == Role::Resident {
-        return Ok(Some(Redirect::to("/m/events").into_response()));
-    }
-    require_care(&s.user)?;
-    Ok(None)
 }
 
 pub(super) async fn page(

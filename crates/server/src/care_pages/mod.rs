@@ -29,6 +29,12 @@ use crate::AppState;
 
 mod console;
 mod devices;
+mod enrol;
+mod figures;
+mod rules;
+mod visits;
+
+pub use figures::region_block;
 
 #[cfg(test)]
 mod tests;
@@ -44,6 +50,12 @@ pub fn routes() -> Router<AppState> {
         .route("/care/alarms/{id}/resolve", post(console::resolve))
         .route("/care/devices", get(devices::page).post(devices::register))
         .route("/care/devices/{device_id}/credential", post(devices::reset))
+        .route("/care/visits", get(visits::list))
+        .route("/care/visits/enrol", get(enrol::page).post(enrol::enrol))
+        .route("/care/visits/rules", get(rules::page).post(rules::save))
+        .route("/care/visits/{id}", get(visits::one).post(visits::record))
+        .route("/care/visits/{id}/plan", post(visits::plan))
+        .route("/care/visits/{id}/end", post(visits::end))
         .route(
             "/static/care.js",
             get(|h: HeaderMap| async move { asset(&h, 0) }),
@@ -119,6 +131,30 @@ const TEMPLATES: &[(&str, &str)] = &[
         "care_devices.html",
         include_str!("../../../../web/templates/care_devices.html"),
     ),
+    (
+        "care_subnav.html",
+        include_str!("../../../../web/templates/care_subnav.html"),
+    ),
+    (
+        "care_visits.html",
+        include_str!("../../../../web/templates/care_visits.html"),
+    ),
+    (
+        "care_visit.html",
+        include_str!("../../../../web/templates/care_visit.html"),
+    ),
+    (
+        "care_enrol.html",
+        include_str!("../../../../web/templates/care_enrol.html"),
+    ),
+    (
+        "care_rules.html",
+        include_str!("../../../../web/templates/care_rules.html"),
+    ),
+    (
+        "care_region.html",
+        include_str!("../../../../web/templates/care_region.html"),
+    ),
 ];
 
 fn env() -> &'static Environment<'static> {
@@ -141,6 +177,17 @@ fn require_care(user: &User) -> AppResult<()> {
     } else {
         Err(AppError::Forbidden)
     }
+}
+
+/// Residents have their own pages; everyone else needs to read the registry.
+fn check(s: &linli_store::Session) -> AppResult<Option<Response>> {
+    if s.user.role == linli_core::Role::Resident {
+        return Ok(Some(
+            axum::response::Redirect::to("/m/events").into_response(),
+        ));
+    }
+    require_care(&s.user)?;
+    Ok(None)
 }
 
 /// Whether a request comes from the page's script, which wants a fragment or a short

@@ -25,6 +25,12 @@ fn composed_keys_exist() {
     for a in ["provisioned", "broker_asks", "failed", "no_broker"] {
         assert!(i18n::has(&format!("cp.mqtt.{a}")), "cp.mqtt.{a}");
     }
+    for t in ["overdue", "week", "all"] {
+        assert!(
+            i18n::has(&format!("cp.visits.tab.{t}")),
+            "cp.visits.tab.{t}"
+        );
+    }
     for d in ["acknowledge", "resolve"] {
         assert!(i18n::has(&format!("cp.act.done_{d}")), "cp.act.done_{d}");
     }
@@ -37,6 +43,10 @@ fn keys_named_in_the_code_exist() {
         include_str!("mod.rs"),
         include_str!("console.rs"),
         include_str!("devices.rs"),
+        include_str!("visits.rs"),
+        include_str!("enrol.rs"),
+        include_str!("rules.rs"),
+        include_str!("figures.rs"),
     ] {
         for part in source.split("\"cp.").skip(1) {
             let key = format!("cp.{}", part.split('"').next().unwrap_or(""));
