@@ -2,12 +2,15 @@
 //! rendering a template, the signed-in header, merging contexts, reading optional form
 //! fields, query strings and the pager of a list.
 
-use axum::http::StatusCode;
+use std::sync::OnceLock;
+
+use axum::http::{header as http_header, HeaderMap, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
 use linli_core::i18n::Lang;
 use linli_store::Session;
 use minijinja::Environment;
 use serde_json::{json, Value};
+use sha2::{Digest, Sha256};
 
 use crate::error::{AppError, AppResult};
 
@@ -102,6 +105,54 @@ pub(crate) fn pager(
         "prev": (page > 1).then(|| link(page - 1)),
         "next": (page < pages).then(|| link(page + 1)),
     })
+}
+
+/// A page family's own scripts and stylesheets, built into the binary: each served with an
+/// ETag of its content (computed once) and revalidated hourly.
+pub(crate) struct Assets {
+    /// (MIME type, body) of each asset.
+    pub files: &'static [(&'static str, &'static [u8])],
+    pub etags: OnceLock<Vec<String>>,
+}
+
+impl Assets {
+    pub(crate) const fn new(files: &'static [(&'static str, &'static [u8])]) -> Assets {
+        Assets {
+            files,
+            etags: OnceLock::new(),
+        }
+    }
+
+    /// Asset `i`, or 304 when the browser holds it already.
+    pub(crate) fn serve(&self, headers: &HeaderMap, i: usize) -> Response {
+        let etags = self.etags.get_or_init(|| {
+            self.files
+                .iter()
+                .map(|(_, body)| format!("\"{}\"", &hex::encode(Sha256::digest(body))[..16]))
+                .collect()
+        });
+        let (mime, body) = self.files[i];
+        let etag = etags[i].clone();
+        if headers
+            .get(http_header::IF_NONE_MATCH)
+            .and_then(|v| v.to_str().ok())
+            == Some(etag.as_str())
+        {
+            return (StatusCode::NOT_MODIFIED, [(http_header::ETAG, etag)]).into_response();
+        }
+        (
+            [
+                (http_header::CONTENT_TYPE, mime.to_string()),
+                (http_header::ETAG, etag),
+                (
+                    http_header::CACHE_CONTROL,
+                    "public, max-age=3600, must-revalidate".to_string(),
+                ),
+            ],
+            body,
+        )
+            .into_response()
+    }
 }
 
 #[cfg(test)]

@@ -145,6 +145,16 @@ async fn the_care_pages_answer_the_right_people() {
         );
         let js = app.page(&anon, "/static/care.js").await;
         js.status(200);
+        // Served with its content's tag: a browser holding it gets 304.
+        let etag = js.header("etag").expect("an ETag").to_string();
+        let again = app
+            .with(
+                "GET /static/care.js again",
+                anon.get(app.url("/static/care.js"))
+                    .header("if-none-match", &etag),
+            )
+            .await;
+        again.status(304);
         app
     })
     .await;

@@ -13,7 +13,7 @@
 
 use std::sync::OnceLock;
 
-use axum::http::{header, HeaderMap, StatusCode};
+use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
@@ -21,7 +21,6 @@ use linli_core::Permission;
 use linli_store::User;
 use minijinja::Environment;
 use serde_json::Value;
-use sha2::{Digest, Sha256};
 
 use crate::error::{AppError, AppResult};
 use crate::page_kit;
@@ -58,18 +57,18 @@ pub fn routes() -> Router<AppState> {
         .route("/care/visits/{id}/end", post(visits::end))
         .route(
             "/static/care.js",
-            get(|h: HeaderMap| async move { asset(&h, 0) }),
+            get(|h: HeaderMap| async move { ASSETS.serve(&h, 0) }),
         )
         .route(
             "/static/care.css",
-            get(|h: HeaderMap| async move { asset(&h, 1) }),
+            get(|h: HeaderMap| async move { ASSETS.serve(&h, 1) }),
         )
 }
 
 // ---------------------------------------------------------------------------------------
 // The pages' own script and stylesheet (same ETag and cache policy as the events pages').
 
-const ASSETS: [(&str, &[u8]); 2] = [
+static ASSETS: page_kit::Assets = page_kit::Assets::new(&[
     (
         "text/javascript; charset=utf-8",
         include_bytes!("../../../../web/static/care.js"),
@@ -78,38 +77,7 @@ const ASSETS: [(&str, &[u8]); 2] = [
         "text/css; charset=utf-8",
         include_bytes!("../../../../web/static/care.css"),
     ),
-];
-
-fn asset(headers: &HeaderMap, i: usize) -> Response {
-    static ETAGS: OnceLock<Vec<String>> = OnceLock::new();
-    let etags = ETAGS.get_or_init(|| {
-        ASSETS
-            .iter()
-            .map(|(_, body)| format!("\"{}\"", &hex::encode(Sha256::digest(body))[..16]))
-            .collect()
-    });
-    let (mime, body) = ASSETS[i];
-    let etag = etags[i].clone();
-    if headers
-        .get(header::IF_NONE_MATCH)
-        .and_then(|v| v.to_str().ok())
-        == Some(etag.as_str())
-    {
-        return (StatusCode::NOT_MODIFIED, [(header::ETAG, etag)]).into_response();
-    }
-    (
-        [
-            (header::CONTENT_TYPE, mime.to_string()),
-            (header::ETAG, etag),
-            (
-                header::CACHE_CONTROL,
-                "public, max-age=3600, must-revalidate".to_string(),
-            ),
-        ],
-        body,
-    )
-        .into_response()
-}
+]);
 
 // ---------------------------------------------------------------------------------------
 // Templates

@@ -18,15 +18,14 @@
 
 use std::sync::OnceLock;
 
-use axum::http::{header, HeaderMap, StatusCode};
-use axum::response::{IntoResponse, Redirect, Response};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{Redirect, Response};
 use axum::routing::{get, post};
 use axum::Router;
 use linli_core::{Permission, Problem};
 use linli_store::User;
 use minijinja::Environment;
 use serde_json::Value;
-use sha2::{Digest, Sha256};
 
 use crate::error::{AppError, AppResult};
 use crate::page_kit::{self, blank, header as base, merge, page_number, query_string, with_status};
@@ -67,11 +66,11 @@ pub fn routes() -> Router<AppState> {
         .route("/m/map.json", get(report::map_json))
         .route(
             "/static/events.js",
-            get(|h: HeaderMap| async move { asset(&h, 0) }),
+            get(|h: HeaderMap| async move { ASSETS.serve(&h, 0) }),
         )
         .route(
             "/static/events.css",
-            get(|h: HeaderMap| async move { asset(&h, 1) }),
+            get(|h: HeaderMap| async move { ASSETS.serve(&h, 1) }),
         )
 }
 
@@ -79,7 +78,7 @@ pub fn routes() -> Router<AppState> {
 // The pages' own script and stylesheet (served here rather than in assets.rs, which belongs
 // to the shell; same ETag and cache policy).
 
-const ASSETS: [(&str, &[u8]); 2] = [
+static ASSETS: page_kit::Assets = page_kit::Assets::new(&[
     (
         "text/javascript; charset=utf-8",
         include_bytes!("../../../../web/static/events.js"),
@@ -88,38 +87,7 @@ const ASSETS: [(&str, &[u8]); 2] = [
         "text/css; charset=utf-8",
         include_bytes!("../../../../web/static/events.css"),
     ),
-];
-
-fn asset(headers: &HeaderMap, i: usize) -> Response {
-    static ETAGS: OnceLock<Vec<String>> = OnceLock::new();
-    let etags = ETAGS.get_or_init(|| {
-        ASSETS
-            .iter()
-            .map(|(_, body)| format!("\"{}\"", &hex::encode(Sha256::digest(body))[..16]))
-            .collect()
-    });
-    let (mime, body) = ASSETS[i];
-    let etag = etags[i].clone();
-    if headers
-        .get(header::IF_NONE_MATCH)
-        .and_then(|v| v.to_str().ok())
-        == Some(etag.as_str())
-    {
-        return (StatusCode::NOT_MODIFIED, [(header::ETAG, etag)]).into_response();
-    }
-    (
-        [
-            (header::CONTENT_TYPE, mime.to_string()),
-            (header::ETAG, etag),
-            (
-                header::CACHE_CONTROL,
-                "public, max-age=3600, must-revalidate".to_string(),
-            ),
-        ],
-        body,
-    )
-        .into_response()
-}
+]);
 
 // ---------------------------------------------------------------------------------------
 // Templates
