@@ -524,20 +524,32 @@ async fn replan(
     Path(id): Path<i64>,
     JsonBody(b): JsonBody<ReplanBody>,
 ) -> AppResult<Json<EnrolmentDto>> {
-    if !s.user.role.allows(Permission::ManageRegistry) {
+    let e = replan_checked(&state, &s.user, addr, id, b.interval_days).await?;
+    Ok(Json(enrolment_dto(e, lang)))
+}
+
+/// Sets enrolment `id`'s interval by hand (`Some`) or back to the rules (`None`) with the
+/// API's checks (the manage permission, the interval's range, the enrolment in the caller's
+/// area); shared with the visit page.
+pub(crate) async fn replan_checked(
+    state: &AppState,
+    user: &User,
+    addr: SocketAddr,
+    id: i64,
+    interval_days: Option<i64>,
+) -> AppResult<Enrolment> {
+    if !user.role.allows(Permission::ManageRegistry) {
         return Err(AppError::Forbidden);
     }
-    let interval = b
-        .interval_days
+    let interval = interval_days
         .map(check_interval)
         .transpose()
         .map_err(AppError::bad_request)?;
-    visible_enrolment(&state, &s.user, id).await?;
-    let e = state
+    visible_enrolment(state, user, id).await?;
+    Ok(state
         .store
-        .set_enrolment_interval(&actor(&s.user, Some(addr)), id, interval, today())
-        .await?;
-    Ok(Json(enrolment_dto(e, lang)))
+        .set_enrolment_interval(&actor(user, Some(addr)), id, interval, today())
+        .await?)
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -558,16 +570,27 @@ async fn end(
     Path(id): Path<i64>,
     JsonBody(b): JsonBody<EndBody>,
 ) -> AppResult<Json<EnrolmentDto>> {
-    if !s.user.role.allows(Permission::ManageRegistry) {
+    let e = end_checked(&state, &s.user, addr, id, &b.reason).await?;
+    Ok(Json(enrolment_dto(e, lang)))
+}
+
+/// Ends enrolment `id` for `reason` with the API's checks; shared with the visit page.
+pub(crate) async fn end_checked(
+    state: &AppState,
+    user: &User,
+    addr: SocketAddr,
+    id: i64,
+    reason: &str,
+) -> AppResult<Enrolment> {
+    if !user.role.allows(Permission::ManageRegistry) {
         return Err(AppError::Forbidden);
     }
-    let reason = EndReason::parse(&b.reason).map_err(AppError::bad_request)?;
-    visible_enrolment(&state, &s.user, id).await?;
-    let e = state
+    let reason = EndReason::parse(reason).map_err(AppError::bad_request)?;
+    visible_enrolment(state, user, id).await?;
+    Ok(state
         .store
-        .end_enrolment(&actor(&s.user, Some(addr)), id, reason, today())
-        .await?;
-    Ok(Json(enrolment_dto(e, lang)))
+        .end_enrolment(&actor(user, Some(addr)), id, reason, today())
+        .await?)
 }
 
 // ---------------------------------------------------------------------------------------

@@ -22,7 +22,9 @@ use serde_json::{json, Value};
 use super::{check, render, PAGE_SIZE};
 use crate::auth::PageUser;
 use crate::care_api::asked_range;
-use crate::care_visits_api::{record_checked, visible_enrolment, VisitBody};
+use crate::care_visits_api::{
+    end_checked, record_checked, replan_checked, visible_enrolment, VisitBody,
+};
 use crate::error::{AppError, AppResult};
 use crate::page_kit::{blank, header, merge, page_number, pager, with_status};
 use crate::registry_api::today;
@@ -448,28 +450,17 @@ pub(super) async fn plan(
         let interval = if form.plan == "rules" {
             None
         } else {
+            // The page's field is text: say so when it is not a number.
             let raw = form.interval_days.trim();
-            let days = raw.parse::<i64>().map_err(|_| {
+            Some(raw.parse::<i64>().map_err(|_| {
                 AppError::bad_request(
                     Problem::new("care_bad_interval", "cp.visit.bad_interval")
                         .arg("value", raw)
                         .field("interval_days"),
                 )
-            })?;
-            Some(linli_core::care_visits::check_interval(days).map_err(AppError::bad_request)?)
+            })?)
         };
-        visible_enrolment(&state, &s.user, id).await?;
-        Ok::<_, AppError>(
-            state
-                .store
-                .set_enrolment_interval(
-                    &crate::api::actor(&s.user, Some(addr)),
-                    id,
-                    interval,
-                    today(),
-                )
-                .await?,
-        )
+        replan_checked(&state, &s.user, addr, id, interval).await
     }
     .await;
     match result {
@@ -502,17 +493,7 @@ pub(super) async fn end(
         return Err(AppError::Forbidden);
     }
     let id = parse_id(&id)?;
-    let result = async {
-        let reason = EndReason::parse(&form.reason).map_err(AppError::bad_request)?;
-        visible_enrolment(&state, &s.user, id).await?;
-        Ok::<_, AppError>(
-            state
-                .store
-                .end_enrolment(&crate::api::actor(&s.user, Some(addr)), id, reason, today())
-                .await?,
-        )
-    }
-    .await;
+    let result = end_checked(&state, &s.user, addr, id, &form.reason).await;
     match result {
         Ok(_) => Ok(Redirect::to(&format!("/care/visits/{id}")).into_response()),
         Err(e) => {
